@@ -1,0 +1,1 @@
+"""Configuration, the `mailray` CLI and starting the platform on Ray."""

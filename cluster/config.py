@@ -1,0 +1,251 @@
+"""The platform's one validated configuration.
+
+Settings come, highest precedence first, from keyword arguments, from
+``MAILRAY_*`` environment variables, from a TOML file (``--config`` or
+``MAILRAY_CONFIG``) and from the defaults below. Each section is a model
+of its own; an environment variable names the section and the field with
+one underscore between them: ``MAILRAY_SMTP_PORT`` sets ``smtp.port``,
+``MAILRAY_STORAGE_ROOT`` sets ``storage.root``,
+``MAILRAY_CLASSIFIER_MAX_BATCH_SIZE`` sets ``classifier.max_batch_size``.
+
+The whole object is checked when it is built, before any port is bound.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULT_DATA_DIR = Path("mailray-data")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageConfig(_Section):
+    """Where messages, objects, tables and models live."""
+
+    root: str = str(DEFAULT_DATA_DIR / "store")
+    """An fsspec URL: a local folder, or ``s3://bucket/prefix``."""
+    s3_endpoint_url: str | None = None
+    """For S3-compatible servers (SeaweedFS, MinIO, moto)."""
+    s3_access_key_id: str | None = Field(default=None, repr=False)
+    s3_secret_access_key: str | None = Field(default=None, repr=False)
+    s3_region: str = "us-east-1"
+
+
+class SmtpConfig(_Section):
+    """The SMTP ingest actors."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=2525, ge=0, le=65535)
+    hostname: str = "mailray.localhost"
+    """The name in the greeting and in the Received header mailray adds."""
+    actors: int = Field(default=1, ge=1)
+    """Ingest actors; with more than one, they share the port (SO_REUSEPORT)."""
+    max_message_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    """Advertised with SIZE; a larger DATA is refused with 552."""
+    spool_dir: str = str(DEFAULT_DATA_DIR / "spool")
+    """Local disk; a message is fsynced here before the 250."""
+    domains: tuple[str, ...] = ("example.com",)
+    """Domains accepted for delivery; other recipients get 550 5.1.1."""
+    read_timeout_s: float = Field(default=300.0, gt=0)
+
+
+class ImapConfig(_Section):
+    """The IMAP server actors."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=1143, ge=0, le=65535)
+    metadata_path: str = str(DEFAULT_DATA_DIR / "metadata.sqlite3")
+    """The embedded metadata database (users, UIDs, flags, preferences)."""
+    max_literal_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    idle_timeout_s: float = Field(default=30 * 60, gt=0)
+    max_failed_logins: int = Field(default=5, ge=1)
+
+
+class HttpConfig(_Section):
+    """The HTTP API (Serve's proxy)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+
+class ClassifierConfig(_Section):
+    """The Serve deployment that scores messages."""
+
+    model_version: str | None = None
+    """Pin a registry version; by default the registry's serving version."""
+    max_message_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    """Larger requests are refused with 413; the pipeline never sends them."""
+    max_batch_size: int = Field(default=32, ge=1)
+    batch_wait_timeout_s: float = Field(default=0.01, ge=0)
+    min_replicas: int = Field(default=1, ge=0)
+    max_replicas: int = Field(default=1, ge=1)
+    target_ongoing_requests: float = Field(default=32, gt=0)
+    max_ongoing_requests: int = Field(default=64, ge=1)
+    num_cpus: float = Field(default=1.0, gt=0)
+    """Per replica; fractional so training and ingest can share a node."""
+    torch_threads: int = Field(default=0, ge=0)
+    """0 means one per CPU core of the node."""
+    dtype: Literal["auto", "fp32", "bf16", "int8"] = "auto"
+    """``auto`` picks bf16 where the CPU has native bf16, else int8."""
+
+    @model_validator(mode="after")
+    def _replicas_ordered(self) -> ClassifierConfig:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("classifier.min_replicas exceeds max_replicas")
+        return self
+
+
+class PipelineConfig(_Section):
+    """Queues and stages between ingest and storage."""
+
+    queue_max_items: int = Field(default=2000, ge=1)
+    """Bounded: a full queue makes SMTP answer 451 4.3.2."""
+    batch_size: int = Field(default=64, ge=1)
+    batch_wait_s: float = Field(default=0.2, ge=0)
+    flush_interval_s: float = Field(default=1.0, gt=0)
+    """Longest time a stored message waits before its Parquet file is written."""
+    max_attempts: int = Field(default=5, ge=1)
+    """After this many failures a message moves to the dead-letter area."""
+    retry_base_s: float = Field(default=0.5, gt=0)
+    compact_min_files: int = Field(default=16, ge=2)
+    stage_num_cpus: float = Field(default=0.1, gt=0)
+
+
+class TrainingConfig(_Section):
+    """Ray Train fine-tuning."""
+
+    num_workers: int = Field(default=1, ge=1)
+    use_gpu: bool = False
+    cpus_per_worker: float = Field(default=1.0, gt=0)
+    torch_threads: int = Field(default=0, ge=0)
+    """0 means one per CPU core; Ray Train would otherwise start with one."""
+    epochs: int = Field(default=3, ge=1)
+    batch_size: int = Field(default=16, ge=1)
+    learning_rate: float = Field(default=5e-4, gt=0)
+    max_tokens: int = Field(default=256, ge=16, le=512)
+    seed: int = 0
+
+
+class UserConfig(_Section):
+    """A mailbox owner."""
+
+    name: str
+    """The IMAP login."""
+    password: str = Field(repr=False)
+    """Plain text in the file is hashed at first start; or a scrypt hash."""
+    addresses: tuple[str, ...]
+    spam_threshold: float | None = Field(default=None, ge=0, le=1)
+
+
+class Config(BaseSettings):
+    """Everything `mailray up` needs, validated as a whole."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MAILRAY_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="forbid",
+        frozen=True,
+    )
+
+    storage: StorageConfig = StorageConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    imap: ImapConfig = ImapConfig()
+    http: HttpConfig = HttpConfig()
+    classifier: ClassifierConfig = ClassifierConfig()
+    pipeline: PipelineConfig = PipelineConfig()
+    training: TrainingConfig = TrainingConfig()
+    users: tuple[UserConfig, ...] = (
+        UserConfig(
+            name="test@example.com",
+            password="test",
+            addresses=("test@example.com",),
+        ),
+    )
+    ray_address: str | None = None
+    """An existing cluster (``ray://`` or ``auto``); a local one by default."""
+
+    @model_validator(mode="after")
+    def _check_whole(self) -> Config:
+        ports = {
+            "smtp.port": self.smtp.port,
+            "imap.port": self.imap.port,
+            "http.port": self.http.port,
+        }
+        used = [p for p in ports.values() if p != 0]
+        if len(used) != len(set(used)):
+            raise ValueError(f"ports must differ: {ports}")
+        domains = {d.lower() for d in self.smtp.domains}
+        for user in self.users:
+            for address in user.addresses:
+                domain = address.rpartition("@")[2].lower()
+                if domain not in domains:
+                    raise ValueError(
+                        f"user {user.name!r}: address {address!r} is outside "
+                        f"smtp.domains {sorted(domains)}"
+                    )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+
+class ConfigError(ValueError):
+    """The configuration file or environment is invalid."""
+
+
+def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Config:
+    """Build the configuration from a TOML file, the environment and overrides.
+
+    Environment variables win over the file; ``overrides`` win over both.
+    Raises :class:`ConfigError` with every problem listed.
+    """
+    from pydantic import ValidationError
+
+    path = path or os.environ.get("MAILRAY_CONFIG")
+    file_values: dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, "rb") as f:
+                file_values = tomllib.load(f)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+
+    try:
+        from_env = Config(**overrides)
+        env_set = from_env.model_dump(exclude_unset=True)
+        merged = _deep_merge(file_values, env_set)
+        return Config(**_deep_merge(merged, overrides))
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration:\n{exc}") from exc
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,1 @@
+"""SMTP ingest actors and the pipeline stages behind their queues."""

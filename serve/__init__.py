@@ -1,0 +1,1 @@
+"""Ray Serve applications: the spam classifier, canary routing, HTTP API."""

@@ -1,0 +1,1 @@
+"""Parquet, objects, DuckDB and the model registry on an fsspec root."""

@@ -1,0 +1,1 @@
+"""Corpora, the split, fine-tuning under Ray Train, and evaluation."""
