@@ -64,3 +64,26 @@ class ParsedMessage:
     attachments: tuple[Attachment, ...]
     defects: tuple[str, ...] = ()
     date_utc: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message whose Parquet row and raw object are durably written.
+
+    This is what delivery to mailboxes (IMAP) receives from the store stage.
+    """
+
+    queue_id: str
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    received_at: datetime
+    size: int
+    """Byte length of the stored raw message (what IMAP calls RFC822.SIZE)."""
+    raw_key: str
+    """Where the raw bytes are, relative to the storage root."""
+    message_id: str
+    subject: str
+    from_: str
+    spam_score: float
+    label: str
+    model_version: str
