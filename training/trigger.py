@@ -76,7 +76,9 @@ def decide(
             False, f"need {policy.min_per_class} of each class (spam={spam}, ham={ham})"
         )
     if max(spam, ham) / min(spam, ham) > policy.max_class_ratio:
-        return TriggerDecision(False, f"classes too unbalanced (spam={spam}, ham={ham})")
+        return TriggerDecision(
+            False, f"classes too unbalanced (spam={spam}, ham={ham})"
+        )
 
     if len(labels) >= policy.min_new_labels:
         return TriggerDecision(True, f"{len(labels)} new labels")
