@@ -121,7 +121,19 @@ class PipelineConfig(_Section):
     """After this many failures a message moves to the dead-letter area."""
     retry_base_s: float = Field(default=0.5, gt=0)
     compact_min_files: int = Field(default=16, ge=2)
+    """A date partition with this many files is compacted into one."""
     stage_num_cpus: float = Field(default=0.1, gt=0)
+    flush_max_rows: int = Field(default=1000, ge=1)
+    """A stored batch is written as soon as it holds this many messages."""
+    parse_actors: int = Field(default=1, ge=1)
+    classify_actors: int = Field(default=1, ge=1)
+    redeliver_after_s: float = Field(default=300.0, gt=0)
+    """A spooled message not stored after this long is enqueued again
+    (a stage crashed holding it); the store stage drops duplicates."""
+    sweep_interval_s: float = Field(default=30.0, gt=0)
+    state_file: str = str(DEFAULT_DATA_DIR / "platform.json")
+    """Written by ``mailray up``: endpoints and the Ray address for
+    ``mailray status``."""
 
 
 class TrainingConfig(_Section):
