@@ -1,0 +1,163 @@
+"""The SMTP ingest actor: aiosmtpd on an async Ray actor's event loop.
+
+On DATA it spools the message (fsync), hands it to the parse queue and only
+then answers 250. A full queue or a failed spool write answers 451 and
+removes the spooled copy, so no 250 is ever followed by a loss. The first
+actor also re-enqueues what an earlier run spooled but did not finish, and
+keeps sweeping the spool for messages a crashed stage may have dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import Any
+
+from ray.util.queue import Queue
+
+from cluster.config import Config
+from ingest import policy, queues
+from ingest.errors import QueueFull, SpoolError
+from ingest.handoff import BatchedHandoff
+from ingest.smtp import IngestHandler, build_received, make_protocol
+from ingest.spool import Spool
+from ingest.types import ReceivedMessage
+
+log = logging.getLogger("mailray.ingest")
+
+RECOVER_BATCH = 100
+
+
+class IngestActor:
+    """One SMTP listener; several share a port with SO_REUSEPORT."""
+
+    def __init__(self, config: Config, parse_queue: Queue, index: int = 0) -> None:
+        self._config = config
+        self._queue = parse_queue
+        self._index = index
+        self._spool = Spool(config.smtp.spool_dir)
+        self._handoff: BatchedHandoff | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._store_ok = True
+        self._counts = {"accepted": 0, "refused_busy": 0, "recovered": 0}
+
+    async def start(self) -> tuple[str, int]:
+        """Bind and serve; returns the bound address."""
+        smtp = self._config.smtp
+        addresses = [a for user in self._config.users for a in user.addresses]
+        handler = IngestHandler(
+            policy.RecipientPolicy.build(smtp.domains, addresses),
+            build_received(smtp.hostname),
+            self.accept,
+        )
+        factory = make_protocol(
+            handler,
+            hostname=smtp.hostname,
+            max_message_bytes=smtp.max_message_bytes,
+            read_timeout_s=smtp.read_timeout_s,
+        )
+        self._handoff = BatchedHandoff(
+            lambda items: queues.put_prefix(self._queue, items), "parse"
+        )
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            factory,
+            host=smtp.host,
+            port=smtp.port,
+            reuse_port=smtp.actors > 1,
+            family=socket.AF_INET,
+        )
+        host, port = self._server.sockets[0].getsockname()[:2]
+        log.info("smtp actor %d listening on %s:%d", self._index, host, port)
+        return host, port
+
+    async def recover(self, sweep_interval_s: float | None = None) -> int:
+        """Re-enqueue spooled messages; optionally keep sweeping stale ones."""
+        await asyncio.to_thread(self._spool.remove_partial)
+        count = await self._enqueue_spooled(older_than_s=0.0)
+        if sweep_interval_s:
+            self._sweeper = asyncio.create_task(self._sweep_forever(sweep_interval_s))
+        return count
+
+    async def set_store_ok(self, ok: bool) -> None:
+        """The store stage's health; while down, DATA answers 451 4.3.0."""
+        self._store_ok = ok
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        if self._handoff is not None:
+            await self._handoff.close()
+
+    async def stats(self) -> dict[str, Any]:
+        return {"actor": self._index, **self._counts}
+
+    async def accept(self, message: ReceivedMessage) -> str:
+        """Spool, enqueue, reply: the only path to a 250."""
+        if not self._store_ok:
+            return policy.STORE_DOWN
+        try:
+            await asyncio.to_thread(self._spool.write, message)
+        except SpoolError as exc:
+            log.error("%s %s", message.queue_id, exc)
+            return policy.SPOOL_FAILED
+
+        assert self._handoff is not None
+        try:
+            await self._handoff.submit(message)
+        except (QueueFull, asyncio.CancelledError) as exc:
+            # Never acknowledged, so never kept: the client will retry.
+            await asyncio.to_thread(self._spool.discard, message.queue_id)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            self._counts["refused_busy"] += 1
+            log.warning("%s refused: %s", message.queue_id, exc)
+            return policy.QUEUE_FULL
+
+        self._counts["accepted"] += 1
+        log.info(
+            "%s accepted from %s: %d bytes for %d recipients",
+            message.queue_id,
+            message.peer,
+            len(message.raw),
+            len(message.rcpt_tos),
+        )
+        return f"250 2.0.0 Ok: queued as {message.queue_id}"
+
+    async def _enqueue_spooled(self, older_than_s: float) -> int:
+        queue_ids = await asyncio.to_thread(
+            lambda: list(self._spool.pending(older_than_s))
+        )
+        total = 0
+        for start in range(0, len(queue_ids), RECOVER_BATCH):
+            chunk = queue_ids[start : start + RECOVER_BATCH]
+            messages = []
+            for queue_id in chunk:
+                try:
+                    messages.append(await asyncio.to_thread(self._spool.read, queue_id))
+                except SpoolError as exc:
+                    # Completed by the store stage while we listed: fine.
+                    log.debug("%s", exc)
+            await queues.put_all(self._queue, messages)
+            await asyncio.to_thread(self._spool.touch, [m.queue_id for m in messages])
+            total += len(messages)
+        if total:
+            log.info("re-enqueued %d spooled messages", total)
+        self._counts["recovered"] += total
+        return total
+
+    async def _sweep_forever(self, interval_s: float) -> None:
+        # A stage that crashed loses its in-memory batch; the spool still has
+        # it. Re-enqueueing is safe because the store stage skips duplicates.
+        redeliver_after_s = self._config.pipeline.redeliver_after_s
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self._enqueue_spooled(older_than_s=redeliver_after_s)
+            except Exception as exc:
+                log.error("spool sweep failed: %r", exc)

@@ -1,0 +1,143 @@
+"""The SMTP front: aiosmtpd with mailray's replies, and a thin handler.
+
+The handler only validates, spools and enqueues; everything it does with a
+message goes through the ``accept`` callable it is given (see
+:mod:`ingest.actor`), so it can be tested on a loopback socket without Ray.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, AnyStr
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from ingest.policy import RecipientPolicy, enhance_reply, recipient_reply
+from ingest.types import ReceivedMessage
+
+log = logging.getLogger("mailray.ingest")
+
+# Takes the envelope and returns the reply to DATA (250 only once spooled).
+AcceptFn = Callable[[ReceivedMessage], Awaitable[str]]
+# Builds a ReceivedMessage from the session and envelope (adds Received).
+BuildFn = Callable[[Session, Envelope], ReceivedMessage]
+
+
+class MailraySMTP(SMTP):
+    """aiosmtpd's protocol with enhanced status codes on its own replies."""
+
+    async def push(self, status: AnyStr) -> None:
+        if isinstance(status, str):
+            status = enhance_reply(status)  # type: ignore[assignment]
+        await super().push(status)
+
+
+class IngestHandler:
+    """aiosmtpd hooks: recipient checks, PIPELINING, and hand-off on DATA."""
+
+    def __init__(
+        self,
+        policy: RecipientPolicy,
+        build: BuildFn,
+        accept: AcceptFn,
+    ) -> None:
+        self._policy = policy
+        self._build = build
+        self._accept = accept
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        # aiosmtpd reads commands one by one from a buffered stream, so a
+        # pipelined batch is answered in order; it just does not say so.
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        reply = recipient_reply(self._policy, address, len(envelope.rcpt_tos))
+        if reply.startswith("250"):
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(rcpt_options)
+        else:
+            log.info("%s refused rcpt %r: %s", session.peer, address, reply)
+        return reply
+
+    async def handle_DATA(
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        message = self._build(session, envelope)
+        return await self._accept(message)
+
+
+def build_received(hostname: str) -> BuildFn:
+    """A builder that stamps a queue id and prepends mailray's Received."""
+    from ingest.policy import received_header
+    from ingest.spool import new_queue_id
+
+    def build(session: Session, envelope: Envelope) -> ReceivedMessage:
+        queue_id = new_queue_id()
+        now = datetime.now(UTC)
+        peer_host = _peer_host(session.peer)
+        trace = received_header(
+            hostname=hostname,
+            peer_host=peer_host,
+            helo=session.host_name,
+            queue_id=queue_id,
+            rcpt_count=len(envelope.rcpt_tos),
+            recipient=envelope.rcpt_tos[0] if envelope.rcpt_tos else "",
+            smtp_utf8=envelope.smtp_utf8,
+            when=now,
+        )
+        content = envelope.original_content or b""
+        return ReceivedMessage(
+            queue_id=queue_id,
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            received_at=now,
+            peer=peer_host,
+            raw=trace + content,
+        )
+
+    return build
+
+
+def make_protocol(
+    handler: IngestHandler,
+    *,
+    hostname: str,
+    max_message_bytes: int,
+    read_timeout_s: float,
+) -> Callable[[], MailraySMTP]:
+    """The protocol factory for ``loop.create_server``."""
+
+    def factory() -> MailraySMTP:
+        return MailraySMTP(
+            handler,
+            data_size_limit=max_message_bytes,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=hostname,
+            timeout=read_timeout_s,
+        )
+
+    return factory
+
+
+def _peer_host(peer: Any) -> str:
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return str(peer or "unknown")
