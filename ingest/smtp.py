@@ -28,6 +28,11 @@ BuildFn = Callable[[Session, Envelope], ReceivedMessage]
 class MailraySMTP(SMTP):
     """aiosmtpd's protocol with enhanced status codes on its own replies."""
 
+    # RFC 5321 allows 1000 octets per line, but real mail (spam above all)
+    # has longer ones and every mainstream MTA takes them; DATA still ends
+    # only at CRLF.CRLF and the total stays bounded by SIZE.
+    line_length_limit = 64 * 1024
+
     async def push(self, status: AnyStr) -> None:
         if isinstance(status, str):
             status = enhance_reply(status)  # type: ignore[assignment]
