@@ -50,7 +50,7 @@ def actor_setup(ray_local, tmp_path):
 
 
 def test_full_queue_answers_451_and_keeps_nothing(actor_setup):
-    ray, config, queue, _actor, port = actor_setup
+    _ray, config, queue, _actor, port = actor_setup
     replies = [_send_expect(port) for _ in range(3)]
 
     assert [code for code, _ in replies] == [250, 250, 451]
@@ -63,7 +63,7 @@ def test_full_queue_answers_451_and_keeps_nothing(actor_setup):
 
 
 def test_spooled_messages_are_enqueued_again_on_recovery(actor_setup):
-    ray, config, queue, actor, port = actor_setup
+    ray, _config, queue, actor, port = actor_setup
     _send_expect(port)
     [first] = queue.get_nowait_batch(1)  # a stage took it, then "crashed"
 
