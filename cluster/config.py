@@ -71,7 +71,14 @@ class ImapConfig(_Section):
     """The embedded metadata database (users, UIDs, flags, preferences)."""
     max_literal_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     idle_timeout_s: float = Field(default=30 * 60, gt=0)
+    """Autologout: the longest wait for the next client line, IDLE included."""
     max_failed_logins: int = Field(default=5, ge=1)
+    """Failures per peer host and user name within ``login_lockout_s``."""
+    login_lockout_s: float = Field(default=60.0, gt=0)
+    login_failure_delay_s: float = Field(default=1.0, ge=0)
+    """Wait before a failed login's NO, doubling per recent failure (max 8 s)."""
+    feedback_flush_interval_s: float = Field(default=1.0, gt=0)
+    """Longest time a Junk/NotJunk label waits before its Parquet file."""
 
 
 class HttpConfig(_Section):
@@ -149,6 +156,8 @@ class TrainingConfig(_Section):
     learning_rate: float = Field(default=5e-4, gt=0)
     max_tokens: int = Field(default=256, ge=16, le=512)
     seed: int = 0
+    max_validation_fpr: float = Field(default=0.002, ge=0, lt=1)
+    """The operating threshold is the lowest whose validation FPR is this or less."""
 
 
 class UserConfig(_Section):
