@@ -1,0 +1,111 @@
+"""The per-worker training loop that Ray Train runs.
+
+Each worker builds the network (frozen MiniLM, fresh LoRA adapters and
+head), trains on its shard of the pre-tokenised training set with bf16
+autocast where the CPU supports it, and rank 0 saves the version files as
+the run's checkpoint. Progress goes to the driver through a Ray queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+log = logging.getLogger("mailray.training")
+
+
+def _batches(
+    ids: list[list[int]], labels: list[int], batch_size: int, rng: random.Random
+):
+    """Shuffled batches of similar length (less padding), padded per batch."""
+    order = list(range(len(ids)))
+    rng.shuffle(order)
+    # Sort within windows of 50 batches: random, but lengths stay close.
+    window = batch_size * 50
+    order = [
+        i
+        for start in range(0, len(order), window)
+        for i in sorted(order[start : start + window], key=lambda j: len(ids[j]))
+    ]
+    chunks = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+    rng.shuffle(chunks)
+    for chunk in chunks:
+        width = max(len(ids[i]) for i in chunk)
+        input_ids = torch.zeros((len(chunk), width), dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for row, i in enumerate(chunk):
+            input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
+            mask[row, : len(ids[i])] = 1
+        yield input_ids, mask, torch.tensor([labels[i] for i in chunk])
+
+
+def train_loop_per_worker(config: dict[str, Any]) -> None:
+    """Ray Train entry point; ``config`` is built by ``training.train``."""
+    import ray.train
+    from ray.train.torch import prepare_model
+
+    from serve.model import cpu_has_native_bf16
+    from serve.network import NetworkSpec, build_network, save_version_files
+
+    torch.set_num_threads(config["torch_threads"])
+    context = ray.train.get_context()
+    rank, world = context.get_world_rank(), context.get_world_size()
+    progress = config.get("progress")
+
+    spec = NetworkSpec.from_json(config["spec"])
+    net = build_network(spec, seed=config["seed"])
+    model = prepare_model(net) if world > 1 else net
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config["learning_rate"], weight_decay=0.01)
+
+    ids = config["input_ids"][rank::world]
+    labels = config["labels"][rank::world]
+    batch_size = config["batch_size"]
+    steps_per_epoch = math.ceil(len(ids) / batch_size)
+    total = steps_per_epoch * config["epochs"]
+    warmup = max(1, total // 10)
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
+    use_bf16 = config["bf16"] and cpu_has_native_bf16()
+    rng = random.Random(config["seed"] + rank)
+    step = 0
+    model.train()
+    for epoch in range(config["epochs"]):
+        loss_sum, seen = 0.0, 0
+        for input_ids, mask, target in _batches(ids, labels, batch_size, rng):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+                logits = model(input_ids, mask)
+            loss = torch.nn.functional.cross_entropy(logits.float(), target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            loss_sum += loss.item() * len(target)
+            seen += len(target)
+            if progress is not None and rank == 0:
+                progress.put_nowait((step, total, loss_sum / seen))
+
+        metrics = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1)}
+        if epoch + 1 < config["epochs"]:
+            ray.train.report(metrics)
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            if rank == 0:
+                save_version_files(net, spec, Path(tmp))
+                checkpoint = ray.train.Checkpoint.from_directory(tmp)
+            else:
+                checkpoint = None
+            ray.train.report(metrics, checkpoint=checkpoint)
