@@ -1,0 +1,185 @@
+"""Classifier throughput: the model in-process, then through Ray Serve.
+
+One run measures, one after the other so they do not compete for cores:
+
+1. raw: ``SpamModel.predict`` in batches of ``classifier.max_batch_size``
+   at the chosen dtype (texts/s);
+2. handle: concurrent ``classify_text`` calls on the Serve deployment
+   (texts/s, p50/p99 latency);
+3. HTTP: concurrent ``POST /classify`` of raw messages on the proxy port.
+
+It prints the Serve/raw ratio (target: handle >= 80 % of raw). Texts come
+from the SpamAssassin test split when the corpus is present, else from the
+fixture corpus; the model is the bundled bootstrap version.
+
+    .venv/bin/python -m benchmarks.classifier            # 512 messages
+    .venv/bin/python -m benchmarks.classifier --small    # CI smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus" / "spamassassin"
+FIXTURE_CORPUS = REPO / "tests" / "fixtures" / "tiny-corpus"
+TARGET_RATIO = 0.8
+
+
+def _messages(count: int) -> list[bytes]:
+    from training.corpus import select, walk_corpus
+
+    root = CORPUS if CORPUS.is_dir() else FIXTURE_CORPUS
+    examples = select(walk_corpus(root), "test") or walk_corpus(root)
+    raws = [e.path.read_bytes() for e in examples]
+    return [raws[i % len(raws)] for i in range(count)]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _drive(call, items, concurrency: int) -> tuple[float, list[float]]:
+    """Run ``call(item)`` for every item, ``concurrency`` at a time."""
+    latencies: list[float] = []
+    queue: asyncio.Queue = asyncio.Queue()
+    for item in items:
+        queue.put_nowait(item)
+
+    async def worker() -> None:
+        while not queue.empty():
+            item = queue.get_nowait()
+            started = time.perf_counter()
+            await call(item)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies
+
+
+def run(count: int, concurrency: int, http_port: int | None = None) -> dict:
+    import httpx
+    import ray
+    from ray import serve
+
+    from cluster.config import load_config
+    from serve.classifier import APP_NAME, ROUTE_PREFIX, build_app
+    from serve.model import SpamModel
+    from serve.text import message_text
+    from storage.registry import ModelRegistry, bundled_versions
+    from storage.root import StorageRoot
+
+    raws = _messages(count)
+    texts = [message_text(r) for r in raws]
+    store = tempfile.mkdtemp(prefix="mailray-bench-classifier-")
+    config = load_config(
+        storage={"root": store},
+        classifier={"max_ongoing_requests": max(64, concurrency)},
+    )
+    version = bundled_versions()[-1]
+    registry = ModelRegistry(StorageRoot.from_config(config.storage))
+    batch = config.classifier.max_batch_size
+
+    # 1. raw, in this process
+    model = SpamModel.load(
+        registry.local_path(version), dtype=config.classifier.dtype, version=version
+    )
+    model.predict(texts[:batch], batch_size=batch)  # warm-up
+    started = time.perf_counter()
+    model.predict(texts, batch_size=batch)
+    raw_s = time.perf_counter() - started
+    dtype = model.dtype
+    del model
+
+    # 2 and 3. through Serve
+    owns_ray = not ray.is_initialized()
+    if owns_ray:
+        from tests.conftest import free_port
+
+        ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False)
+        http_port = http_port or free_port()
+        serve.start(http_options={"host": "127.0.0.1", "port": http_port})
+    try:
+        handle = serve.run(build_app(config), name=APP_NAME, route_prefix=ROUTE_PREFIX)
+
+        async def by_handle(text: str):
+            return await handle.classify_text.remote(text)
+
+        async def by_http(client: httpx.AsyncClient, raw: bytes):
+            response = await client.post(
+                f"http://127.0.0.1:{http_port}/classify", content=raw
+            )
+            response.raise_for_status()
+
+        async def measure():
+            await _drive(by_handle, texts[:batch], concurrency)  # warm-up
+            handle_result = await _drive(by_handle, texts, concurrency)
+            limits = httpx.Limits(max_connections=concurrency)
+            async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+                http_result = await _drive(
+                    lambda raw: by_http(client, raw), raws, concurrency
+                )
+            return handle_result, http_result
+
+        (handle_s, handle_lat), (http_s, http_lat) = asyncio.run(measure())
+        serve.delete(APP_NAME)
+    finally:
+        if owns_ray:
+            serve.shutdown()
+            ray.shutdown()
+
+    return {
+        "count": count,
+        "concurrency": concurrency,
+        "dtype": dtype,
+        "batch": batch,
+        "raw_per_s": count / raw_s,
+        "handle_per_s": count / handle_s,
+        "handle_p50_ms": 1000 * statistics.median(handle_lat),
+        "handle_p99_ms": 1000 * _percentile(handle_lat, 0.99),
+        "http_per_s": count / http_s,
+        "http_p50_ms": 1000 * statistics.median(http_lat),
+        "http_p99_ms": 1000 * _percentile(http_lat, 0.99),
+    }
+
+
+def report(result: dict) -> str:
+    ratio = result["handle_per_s"] / result["raw_per_s"]
+    http_ratio = result["http_per_s"] / result["raw_per_s"]
+    return "\n".join(
+        [
+            f"classifier: {result['count']} messages, {result['concurrency']} "
+            f"concurrent, dtype {result['dtype']}, batch {result['batch']}",
+            f"raw     {result['raw_per_s']:7.1f} texts/s",
+            f"handle  {result['handle_per_s']:7.1f} texts/s  "
+            f"p50 {result['handle_p50_ms']:.0f} ms  "
+            f"p99 {result['handle_p99_ms']:.0f} ms",
+            f"http    {result['http_per_s']:7.1f} msg/s    "
+            f"p50 {result['http_p50_ms']:.0f} ms  p99 {result['http_p99_ms']:.0f} ms",
+            f"serve/raw: handle {ratio:.0%}, http {http_ratio:.0%} "
+            f"(target handle >= {TARGET_RATIO:.0%})",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="CI smoke size")
+    parser.add_argument("--messages", type=int, default=None)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args(argv)
+    count = args.messages or (48 if args.small else 512)
+    print(report(run(count, args.concurrency)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""The spam classifier as a Ray Serve application.
+
+One deployment, ``Classifier``, loads the registry's serving version (or
+the pinned ``classifier.model_version``) when a replica starts; a replica
+that cannot load its model fails to start, so a broken registry never
+turns into "everything is ham". Requests are batched with ``@serve.batch``
+and scored on a worker thread, never on the replica's event loop.
+
+Callers in the cluster use the handle::
+
+    handle = serve.get_app_handle(APP_NAME)
+    verdict = await handle.classify.remote(raw_bytes)
+    verdict = await handle.classify_text.remote(model_text)
+
+and anything else HTTP: ``POST /classify`` with the raw message as body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from ray import serve
+
+from cluster.config import Config
+from serve.errors import BadMessageError
+from serve.model import SpamModel
+from serve.text import message_text
+from serve.verdict import Verdict
+
+log = logging.getLogger("mailray.serve")
+
+APP_NAME = "classifier"
+ROUTE_PREFIX = "/classify"
+"""With the app's ``POST /`` route, ``POST /classify`` on the proxy port."""
+
+http = FastAPI(title="mailray classifier")
+
+
+def verdict_for(score: float, model_version: str, threshold: float) -> Verdict:
+    """The verdict for one score at the model's operating threshold."""
+    label = "spam" if score >= threshold else "ham"
+    relation = ">=" if label == "spam" else "<"
+    return Verdict(
+        spam_score=score,
+        label=label,
+        model_version=model_version,
+        threshold=threshold,
+        reasons=(f"model p(spam)={score:.3f} {relation} threshold {threshold:.3f}",),
+    )
+
+
+def check_size(raw: bytes, max_bytes: int) -> None:
+    """Raise BadMessageError (with the HTTP status) for unusable bodies."""
+    if not isinstance(raw, bytes | bytearray):
+        raise BadMessageError(f"raw must be bytes, not {type(raw).__name__}", 400)
+    if not raw:
+        raise BadMessageError("empty message", 400)
+    if len(raw) > max_bytes:
+        raise BadMessageError(
+            f"message of {len(raw)} bytes exceeds {max_bytes} bytes", 413
+        )
+
+
+def load_serving_model(config: Config) -> SpamModel:
+    """The pinned version, else the registry's serving one; raises if unusable."""
+    from storage.registry import ModelRegistry
+    from storage.root import StorageRoot
+
+    settings = config.classifier
+    registry = ModelRegistry(StorageRoot.from_config(config.storage))
+    version = settings.model_version or registry.serving_version()
+    return SpamModel.load(
+        registry.local_path(version),
+        dtype=settings.dtype,
+        version=version,
+        torch_threads=settings.torch_threads,
+    )
+
+
+@serve.deployment(name="Classifier")
+@serve.ingress(http)
+class Classifier:
+    """Scores messages with one model version; batched, off the event loop."""
+
+    def __init__(self, config: Config) -> None:
+        settings = config.classifier
+        self._max_bytes = settings.max_message_bytes
+        self._model = load_serving_model(config)
+        version = self._model.version
+        # One thread: torch already uses every core for one batch.
+        self._model_thread = ThreadPoolExecutor(1, thread_name_prefix="model")
+        self._parse_threads = ThreadPoolExecutor(2, thread_name_prefix="parse")
+        self._score_batch.set_max_batch_size(settings.max_batch_size)
+        self._score_batch.set_batch_wait_timeout_s(settings.batch_wait_timeout_s)
+
+        # Fail now, loudly, rather than on the first message.
+        self._model.predict(["Subject: start-up check"])
+        log.info(
+            "classifier replica serving %s (%s, threshold %.3f)",
+            version,
+            self._model.dtype,
+            self._model.threshold,
+        )
+
+    def check_health(self) -> None:
+        if self._model is None:
+            raise RuntimeError("no model loaded")
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
+    async def _score_batch(self, texts: list[str]) -> list[Verdict]:
+        loop = asyncio.get_running_loop()
+        scores = await loop.run_in_executor(
+            self._model_thread, self._model.predict, texts, len(texts)
+        )
+        model = self._model
+        return [verdict_for(s, model.version, model.threshold) for s in scores]
+
+    async def classify(self, raw: bytes) -> Verdict:
+        """The verdict for a raw RFC 822 message."""
+        check_size(raw, self._max_bytes)
+        loop = asyncio.get_running_loop()
+        text = await loop.run_in_executor(self._parse_threads, message_text, bytes(raw))
+        return await self._score_batch(text)
+
+    async def classify_text(self, text: str) -> Verdict:
+        """The verdict for a text already made by ``serve.text.model_text``."""
+        if not isinstance(text, str):
+            raise BadMessageError(f"text must be str, not {type(text).__name__}", 400)
+        return await self._score_batch(text)
+
+    @http.post("/")
+    async def classify_http(self, request: Request) -> JSONResponse:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self._max_bytes:
+            return JSONResponse(
+                {"error": f"message exceeds {self._max_bytes} bytes"}, status_code=413
+            )
+        raw = await request.body()
+        try:
+            verdict = await self.classify(raw)
+        except BadMessageError as exc:
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+        return JSONResponse(verdict.to_json())
+
+
+def build_app(config: Config) -> serve.Application:
+    """The classifier application, sized from ``config.classifier``."""
+    settings = config.classifier
+    return Classifier.options(
+        autoscaling_config={
+            "min_replicas": settings.min_replicas,
+            "max_replicas": settings.max_replicas,
+            "target_ongoing_requests": settings.target_ongoing_requests,
+        },
+        max_ongoing_requests=settings.max_ongoing_requests,
+        ray_actor_options={"num_cpus": settings.num_cpus},
+    ).bind(config)
+
+
+def run_app(config: Config, blocking: bool = False):
+    """Deploy the app under its name and route prefix; returns its handle."""
+    return serve.run(
+        build_app(config), name=APP_NAME, route_prefix=ROUTE_PREFIX, blocking=blocking
+    )

@@ -1,0 +1,61 @@
+"""Pure decisions of the classifier: labels at the threshold, size checks."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from serve.classifier import check_size, verdict_for
+from serve.errors import BadMessageError
+from serve.model import resolve_dtype
+
+
+@pytest.mark.parametrize(
+    ("score", "threshold", "label"),
+    [(0.9, 0.8, "spam"), (0.8, 0.8, "spam"), (0.79, 0.8, "ham"), (0.0, 0.5, "ham")],
+)
+def test_label_compares_score_with_threshold(score, threshold, label):
+    verdict = verdict_for(score, "v1", threshold)
+
+    assert (verdict.label, verdict.model_version, verdict.threshold) == (
+        label,
+        "v1",
+        threshold,
+    )
+    assert verdict.reasons
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [(b"", 400), (b"x" * 11, 413), ("text", 400)],
+)
+def test_check_size_refuses_with_a_status(raw, status):
+    with pytest.raises(BadMessageError) as caught:
+        check_size(raw, max_bytes=10)
+
+    assert caught.value.status == status
+    assert pickle.loads(pickle.dumps(caught.value)).status == status
+
+
+def test_check_size_accepts_a_message_within_the_limit():
+    check_size(b"x" * 10, max_bytes=10)
+
+
+@pytest.mark.parametrize(
+    ("requested", "device", "native_bf16", "chosen"),
+    [
+        ("auto", "cpu", True, "bf16"),
+        ("auto", "cpu", False, "int8"),
+        ("auto", "cuda", False, "bf16"),
+        ("fp32", "cpu", True, "fp32"),
+        ("int8", "cpu", True, "int8"),
+    ],
+)
+def test_resolve_dtype_table(requested, device, native_bf16, chosen):
+    assert resolve_dtype(requested, device, native_bf16) == chosen
+
+
+def test_resolve_dtype_rejects_unknown():
+    with pytest.raises(ValueError, match="dtype"):
+        resolve_dtype("fp8")  # type: ignore[arg-type]
