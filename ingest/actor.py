@@ -19,7 +19,7 @@ from ray.util.queue import Queue
 from cluster.config import Config
 from ingest import policy, queues
 from ingest.errors import QueueFull, SpoolError
-from ingest.handoff import BatchedHandoff
+from ingest.handoff import GroupCommit
 from ingest.smtp import IngestHandler, build_received, make_protocol
 from ingest.spool import Spool
 from ingest.types import ReceivedMessage
@@ -37,7 +37,7 @@ class IngestActor:
         self._queue = parse_queue
         self._index = index
         self._spool = Spool(config.smtp.spool_dir)
-        self._handoff: BatchedHandoff | None = None
+        self._handoff: GroupCommit | None = None
         self._server: asyncio.base_events.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._store_ok = True
@@ -58,9 +58,11 @@ class IngestActor:
             max_message_bytes=smtp.max_message_bytes,
             read_timeout_s=smtp.read_timeout_s,
         )
-        self._handoff = BatchedHandoff(
-            lambda items: queues.put_prefix(self._queue, items), "parse"
+        self._handoff = GroupCommit(
+            lambda items: queues.put_prefix(self._queue, items),
+            reject=lambda: QueueFull("parse", -1),
         )
+
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             factory,
@@ -101,6 +103,8 @@ class IngestActor:
         """Spool, enqueue, reply: the only path to a 250."""
         if not self._store_ok:
             return policy.STORE_DOWN
+        # One thread per message: their fsyncs overlap, which measured
+        # faster here than a single group-commit writer.
         try:
             await asyncio.to_thread(self._spool.write, message)
         except SpoolError as exc:

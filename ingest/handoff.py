@@ -1,8 +1,10 @@
-"""Hand accepted messages to the parse queue in batches.
+"""Group commit: many SMTP sessions, one batched call.
 
-Each SMTP session waits on its own future while one flusher moves whatever
-has gathered to the queue in a single call; what does not fit fails with
-:class:`QueueFull`, and SMTP answers 451 for exactly those messages.
+Each SMTP session waits on its own future while one flusher hands whatever
+has gathered to a batch function in a single call: one folder fsync for
+many spooled messages, one queue put for many messages. The batch function
+returns how many items (a prefix) it took; the rest fail with the
+exception ``reject`` makes, and SMTP answers 451 for exactly those.
 """
 
 from __future__ import annotations
@@ -13,29 +15,30 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from ingest.errors import QueueFull
-
 log = logging.getLogger("mailray.ingest")
 
-# Puts a prefix of the items and returns how many it put.
-PutPrefixFn = Callable[[Sequence[Any]], Awaitable[int]]
+# Takes a prefix of the items and returns how many it took.
+BatchFn = Callable[[Sequence[Any]], Awaitable[int]]
 
 
-class BatchedHandoff:
+class GroupCommit:
     def __init__(
-        self, put_prefix: PutPrefixFn, queue_name: str, max_batch: int = 200
+        self,
+        batch_fn: BatchFn,
+        reject: Callable[[], Exception],
+        max_batch: int = 200,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
-        self._put_prefix = put_prefix
-        self._queue_name = queue_name
+        self._batch_fn = batch_fn
+        self._reject = reject
         self._max_batch = max_batch
         self._pending: list[tuple[Any, asyncio.Future[None]]] = []
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
 
     async def submit(self, item: Any) -> None:
-        """Returns once ``item`` is on the queue; raises QueueFull otherwise."""
+        """Returns once ``item`` was taken; raises ``reject()`` otherwise."""
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_forever())
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -50,7 +53,7 @@ class BatchedHandoff:
                 await self._flusher
         for _, future in self._pending:
             if not future.done():
-                future.set_exception(QueueFull(self._queue_name, -1))
+                future.set_exception(self._reject())
         self._pending.clear()
 
     async def _flush_forever(self) -> None:
@@ -64,10 +67,10 @@ class BatchedHandoff:
 
     async def _flush(self, batch: list[tuple[Any, asyncio.Future[None]]]) -> None:
         try:
-            accepted = await self._put_prefix([item for item, _ in batch])
+            accepted = await self._batch_fn([item for item, _ in batch])
         except Exception as exc:
-            # The queue actor is unreachable: nothing of this batch is on it.
-            log.error("handoff to %s failed: %r", self._queue_name, exc)
+            # Nothing of this batch was taken (a failed fsync, a dead queue).
+            log.error("batch of %d failed: %r", len(batch), exc)
             accepted = 0
         for index, (_, future) in enumerate(batch):
             if future.done():
@@ -75,4 +78,4 @@ class BatchedHandoff:
             if index < accepted:
                 future.set_result(None)
             else:
-                future.set_exception(QueueFull(self._queue_name, -1))
+                future.set_exception(self._reject())

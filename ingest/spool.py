@@ -46,6 +46,19 @@ class Spool:
 
     def write(self, message: ReceivedMessage) -> None:
         """Write and fsync ``message``; blocking, call it from a thread."""
+        self.write_many([message])
+
+    def write_many(self, messages: list[ReceivedMessage]) -> None:
+        """Write and fsync several messages with one folder fsync (group
+        commit); all are durable when it returns, or it raises."""
+        for message in messages:
+            self._write_file(message)
+        try:
+            self._fsync_dir()
+        except OSError as exc:
+            raise SpoolError(messages[0].queue_id, f"cannot sync spool: {exc}") from exc
+
+    def _write_file(self, message: ReceivedMessage) -> None:
         header = json.dumps(
             {
                 "queue_id": message.queue_id,
@@ -65,7 +78,6 @@ class Spool:
             finally:
                 os.close(fd)
             os.rename(tmp, final)
-            self._fsync_dir()
         except OSError as exc:
             raise SpoolError(message.queue_id, f"cannot spool: {exc}") from exc
 

@@ -29,6 +29,9 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with a view per table."""
     root = _root_of(config_or_root)
+    # fsspec caches listings per filesystem instance; a query must see the
+    # files the store stage wrote since.
+    root.fs.invalidate_cache()
     con = duckdb.connect()
     if not root.is_local:
         _configure_s3(con, root)

@@ -1,0 +1,86 @@
+"""Run the real platform (``mailray up``) as a child process for a test."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cluster.config import load_config
+from cluster.process import PlatformProcess
+from storage.sql import connect
+from tests.conftest import free_port
+
+PLATFORM_CPUS = 4
+
+
+def platform_settings(workdir: Path, **sections: dict[str, Any]) -> dict[str, dict]:
+    settings: dict[str, dict[str, Any]] = {
+        "storage": {"root": str(workdir / "store")},
+        "smtp": {"port": free_port(), "spool_dir": str(workdir / "spool")},
+        "http": {"port": free_port()},
+        "imap": {
+            "port": free_port(),
+            "metadata_path": str(workdir / "metadata.sqlite3"),
+        },
+        "pipeline": {
+            "state_file": str(workdir / "platform.json"),
+            "flush_interval_s": 0.5,
+        },
+        "classifier": {"num_cpus": 1},
+    }
+    for section, fields in sections.items():
+        settings.setdefault(section, {}).update(fields)
+    return settings
+
+
+def config_of(settings: dict[str, dict]) -> Any:
+    return load_config(**settings)
+
+
+@pytest.fixture
+def launch(tmp_path) -> Iterator[Callable[..., PlatformProcess]]:
+    """Start ``mailray up``; every platform started is torn down at the end."""
+    started: list[PlatformProcess] = []
+    temp_dirs: list[str] = []
+
+    def start(settings: dict[str, dict], timeout_s: float = 600) -> PlatformProcess:
+        ray_temp = tempfile.mkdtemp(prefix="mr", dir="/tmp")
+        temp_dirs.append(ray_temp)
+        platform = PlatformProcess.launch(
+            settings,
+            ray_temp_dir=ray_temp,
+            log_path=tmp_path / f"platform-{len(started)}.log",
+            num_cpus=PLATFORM_CPUS,
+        )
+        started.append(platform)
+        platform.wait_ready(timeout_s)
+        return platform
+
+    yield start
+    for platform in started:
+        if platform.proc.poll() is None:
+            platform.stop(timeout_s=60)
+        platform.kill()
+    for path in temp_dirs:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def wait_for_rows(
+    settings: dict[str, dict], sql: str, expected: int, timeout_s: float
+) -> int:
+    """Poll ``sql`` (a count) until it reaches ``expected``; returns the last."""
+    config = config_of(settings)
+    deadline = time.monotonic() + timeout_s
+    count = -1
+    while time.monotonic() < deadline:
+        count = connect(config).sql(sql).fetchone()[0]
+        if count >= expected:
+            return count
+        time.sleep(1.0)
+    return count

@@ -1,0 +1,96 @@
+"""SIGKILL the whole platform mid-send; after a restart nothing is lost."""
+
+from __future__ import annotations
+
+import smtplib
+import threading
+import time
+
+import pytest
+
+from storage.sql import connect
+from tests.cluster.conftest import config_of, platform_settings, wait_for_rows
+
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
+
+TOTAL = 400
+
+
+def _message(index: int) -> bytes:
+    return (
+        f"From: crash-test@example.org\r\nTo: test@example.com\r\n"
+        f"Subject: crash test {index}\r\nMessage-ID: <crash-{index}@test>\r\n"
+        f"\r\nMessage number {index}.\r\n"
+    ).encode()
+
+
+class Sender(threading.Thread):
+    """One connection, no retries: records exactly which messages got 250."""
+
+    def __init__(self, port: int, indexes: range) -> None:
+        super().__init__(daemon=True)
+        self.port = port
+        self.indexes = indexes
+        self.acknowledged: dict[int, str] = {}
+        self.attempted: set[int] = set()
+
+    def run(self) -> None:
+        try:
+            with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as client:
+                client.ehlo("crash.test")
+                for index in self.indexes:
+                    self.attempted.add(index)
+                    client.mail("crash-test@example.org")
+                    client.rcpt("test@example.com")
+                    code, text = client.data(_message(index))
+                    if code == 250:
+                        self.acknowledged[index] = text.decode().rsplit(" ", 1)[-1]
+                    time.sleep(0.005)
+        except (OSError, smtplib.SMTPException):
+            return  # the platform was killed under us
+
+
+def test_sigkill_of_whole_platform_loses_no_acknowledged_message(launch, tmp_path):
+    settings = platform_settings(tmp_path)
+    platform = launch(settings)
+    port = int(platform.wait_ready().smtp.rsplit(":", 1)[1])
+
+    senders = [Sender(port, range(i, TOTAL, 4)) for i in range(4)]
+    for sender in senders:
+        sender.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if sum(len(s.acknowledged) for s in senders) >= TOTAL // 3:
+            break
+        time.sleep(0.05)
+    platform.kill()
+    assert platform.processes() == []
+    for sender in senders:
+        sender.join(timeout=60)
+
+    acknowledged = {i: q for s in senders for i, q in s.acknowledged.items()}
+    attempted = set().union(*(s.attempted for s in senders))
+    assert TOTAL // 3 <= len(acknowledged) < TOTAL
+
+    launch(settings)
+    wait_for_rows(
+        settings,
+        "SELECT count(DISTINCT message_id) FROM messages",
+        len(acknowledged),
+        timeout_s=300,
+    )
+    time.sleep(3)  # let any duplicate, were there one, land too
+    rows = (
+        connect(config_of(settings))
+        .sql("SELECT message_id, queue_id FROM messages")
+        .fetchall()
+    )
+    stored: dict[int, list[str]] = {}
+    for message_id, queue_id in rows:
+        index = int(message_id.removeprefix("<crash-").removesuffix("@test>"))
+        stored.setdefault(index, []).append(queue_id)
+
+    assert set(stored) <= attempted, "stored a message that was never sent"
+    assert all(len(q) == 1 for q in stored.values()), "stored a message twice"
+    for index, queue_id in acknowledged.items():
+        assert stored.get(index) == [queue_id], f"lost acknowledged message {index}"

@@ -1,0 +1,120 @@
+"""The README's quick start, driven the way a new user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ingest.sender import collect, send_all
+from storage.sql import connect
+from tests.cluster.conftest import config_of, platform_settings, wait_for_rows
+
+pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.corpus]
+
+CORPUS_MESSAGES = 6046
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "cluster.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_spamassassin_corpus_is_stored_scored_and_queryable(
+    launch, spamassassin, mime_torture, tmp_path
+):
+    import os
+
+    from cluster.process import config_env
+
+    settings = platform_settings(tmp_path)
+    platform = launch(settings)
+    env = {**os.environ, **config_env(settings)}
+    smtp = platform.wait_ready().smtp
+
+    # mailray send, as the user types it.
+    out = _cli(
+        "send",
+        "--to",
+        "test@example.com",
+        "--server",
+        smtp,
+        "-q",
+        str(spamassassin),
+        env=env,
+    )
+    assert f"sent: {CORPUS_MESSAGES}  refused: 0" in out
+
+    count = wait_for_rows(
+        settings, "SELECT count(*) FROM messages", CORPUS_MESSAGES, timeout_s=900
+    )
+    assert count == CORPUS_MESSAGES
+
+    con = connect(config_of(settings))
+    unscored = con.sql(
+        "SELECT count(*) FROM messages WHERE spam_score IS NULL "
+        "OR model_version IS NULL OR model_version = ''"
+    ).fetchone()[0]
+    assert unscored == 0
+    assert con.sql("SELECT count(DISTINCT queue_id) FROM messages").fetchone()[0] == (
+        CORPUS_MESSAGES
+    )
+    # Identical attachments are stored once: one object per distinct hash.
+    hashes = con.sql("SELECT count(DISTINCT sha256) FROM attachments").fetchone()[0]
+    objects = list((tmp_path / "store" / "objects" / "attachments").rglob("*"))
+    assert hashes == len([p for p in objects if p.is_file()])
+    # Batched and compacted: far fewer files than messages.
+    files = list((tmp_path / "store" / "tables" / "messages").rglob("*.parquet"))
+    assert len(files) < 40
+
+    query = _cli(
+        "query", "--format", "json", "SELECT count(*) AS n FROM messages", env=env
+    )
+    assert json.loads(query) == [{"n": CORPUS_MESSAGES}]
+
+    status = json.loads(_cli("status", "--json", env=env))
+    assert status["stored_messages"] == CORPUS_MESSAGES
+    assert set(status["queues"]) == {"parse", "classify", "store"}
+    assert status["serving_model_version"]
+
+    # mime-torture: every message is stored or dead-lettered with a reason.
+    torture = [
+        m
+        for m in collect([mime_torture])
+        if "/LICENSES/" not in m.label and not m.label.endswith((".tsv", ".md"))
+    ]
+    summary = send_all(
+        torture,
+        host="127.0.0.1",
+        port=int(smtp.rsplit(":", 1)[1]),
+        mail_from="t@example.org",
+        rcpt_tos=["test@example.com"],
+        connections=4,
+    )
+    assert summary.sent == len(torture), summary.reasons()
+    ids = "', '".join(summary.queue_ids.values())
+    done = wait_for_rows(
+        settings,
+        f"SELECT (SELECT count(*) FROM messages WHERE queue_id IN ('{ids}')) + "
+        f"(SELECT count(*) FROM dead_letters WHERE queue_id IN ('{ids}'))",
+        len(torture),
+        timeout_s=300,
+    )
+    assert done == len(torture)
+    reasons = (
+        connect(config_of(settings))
+        .sql(f"SELECT error FROM dead_letters WHERE queue_id IN ('{ids}')")
+        .fetchall()
+    )
+    assert all(error for (error,) in reasons)
+    assert platform.proc.poll() is None  # nothing crashed the platform
