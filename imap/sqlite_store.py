@@ -65,7 +65,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
   uid INTEGER, reasons TEXT NOT NULL, delivered_at TEXT NOT NULL,
   PRIMARY KEY (queue_id, user_id));
 CREATE TABLE IF NOT EXISTS feedback_outbox (
-  id INTEGER PRIMARY KEY, event TEXT NOT NULL);
+  id INTEGER PRIMARY KEY, event TEXT NOT NULL,
+  claimed_until REAL NOT NULL DEFAULT 0);
 """
 
 _REASON_SEPARATOR = "\n"
@@ -731,10 +732,23 @@ class SqliteStore:
         with self._tx() as db:
             self._queue(db, events)
 
-    def take_feedback(self, limit: int) -> list[tuple[int, FeedbackEvent]]:
-        rows = self._db().execute(
-            "SELECT id, event FROM feedback_outbox ORDER BY id LIMIT ?", (limit,)
-        )
+    def take_feedback(
+        self, limit: int, lease_s: float = 60.0
+    ) -> list[tuple[int, FeedbackEvent]]:
+        """Claim up to ``limit`` events for ``lease_s``; ack them once written.
+
+        A claim keeps two drains from writing the same event; a drain that
+        dies leaves its claim to expire, so the events are written later.
+        """
+        now = time.time()
+        with self._tx() as db:
+            rows = db.execute(
+                "UPDATE feedback_outbox SET claimed_until = ? WHERE id IN ("
+                "SELECT id FROM feedback_outbox WHERE claimed_until < ? "
+                "ORDER BY id LIMIT ?) RETURNING id, event",
+                (now + lease_s, now, limit),
+            ).fetchall()
+        rows.sort()
         return [(row_id, FeedbackEvent.from_json(text)) for row_id, text in rows]
 
     def ack_feedback(self, ids: Sequence[int]) -> None:

@@ -178,7 +178,7 @@ def test_close_after_examine_expunges_nothing(imap_server, client) -> None:
     client.select("INBOX")
     client.store("1", "+FLAGS", "(\\Deleted)")
     client.select("INBOX", readonly=True)
-    status, data = client.store("1", "+FLAGS", "(\\Flagged)")
+    status, _ = client.store("1", "+FLAGS", "(\\Flagged)")
     assert status == "NO"
     client.close()
     assert client.status("INBOX", "(MESSAGES)")[1] == [b'"INBOX" (MESSAGES 1)']
