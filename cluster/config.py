@@ -79,6 +79,9 @@ class ImapConfig(_Section):
     """Wait before a failed login's NO, doubling per recent failure (max 8 s)."""
     feedback_flush_interval_s: float = Field(default=1.0, gt=0)
     """Longest time a Junk/NotJunk label waits before its Parquet file."""
+    greeting_delay_s: float = Field(default=0.0, ge=0, le=30)
+    """Greet pause: wait this long before the greeting and drop clients that
+    talk first (bots that pipeline blindly); 0 greets at once."""
 
 
 class HttpConfig(_Section):
