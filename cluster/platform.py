@@ -28,7 +28,6 @@ from storage.root import StorageRoot
 
 log = logging.getLogger("mailray.cluster")
 
-CLASSIFIER_APP = "classifier"
 DRAIN_TIMEOUT_S = 15.0
 
 
@@ -114,12 +113,13 @@ class Platform:
 
     def _start_serve(self) -> str:
         from ray import serve
-        from serve.classifier import build_app
+
+        from serve.classifier import APP_NAME, run_app
 
         http = self.config.http
         serve.start(http_options={"host": http.host, "port": http.port})
-        serve.run(build_app(self.config), name=CLASSIFIER_APP, blocking=False)
-        _wait_for_app(CLASSIFIER_APP, timeout_s=600.0)
+        run_app(self.config)
+        _wait_for_app(APP_NAME, timeout_s=600.0)
         return f"http://{http.host}:{http.port}"
 
     def _start_pipeline(self) -> None:

@@ -11,8 +11,7 @@ from typing import Any
 
 from ingest.records import ClassifiedWork, ParsedWork
 from ingest.stage import StageLoop
-
-CLASSIFIER_APP = "classifier"
+from serve.classifier import APP_NAME as CLASSIFIER_APP
 
 
 class ClassifyStage(StageLoop):

@@ -1,0 +1,212 @@
+"""End-to-end rate: SMTP in, parsed, classified, stored, queryable.
+
+Runs ``mailray up`` as a child process (its own Ray), sends the
+SpamAssassin corpus with ``mailray send``'s sender, and times the first
+connection to the moment the last row is visible to SQL. Then it measures
+the classifier alone through its Serve handle on the same texts, in the
+same cluster, and prints the ratio, a per-stage breakdown of busy and CPU
+time, and the platform's resident memory at idle and under load.
+
+    .venv/bin/python -m benchmarks.pipeline            # the 6,046 messages
+    .venv/bin/python -m benchmarks.pipeline --small    # 200, for CI
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+TARGET_RATIO = 0.8
+TARGET_MEMORY_BYTES = 4 * 1024**3
+DEFAULT_CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _messages(corpus: Path, limit: int | None):
+    from ingest.sender import Outgoing, collect
+
+    folder = corpus / "spamassassin"
+    if folder.is_dir():
+        messages = list(collect([folder]))
+    else:
+        # No corpus (it ships to developers and CI only): the test fixtures.
+        fixtures = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+        base = list(collect([fixtures / "ingest"]))
+        messages = [Outgoing(f"{m.label}#{i}", m.data) for i in range(50) for m in base]
+    if limit:
+        # Every n-th message, so a small run still mixes ham and spam.
+        step = max(1, len(messages) // limit)
+        messages = messages[::step][:limit]
+    return messages
+
+
+class MemorySampler(threading.Thread):
+    def __init__(self, platform, interval_s: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.platform = platform
+        self.interval_s = interval_s
+        self.peak_bytes = 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            self.peak_bytes = max(self.peak_bytes, self.platform.memory_bytes())
+            self.stopped.wait(self.interval_s)
+
+
+def _classifier_rate(state, texts: list[str]) -> float:
+    """Texts/s through the Serve handle alone, all requests in flight."""
+    import ray
+    from ray import serve
+
+    from serve.classifier import APP_NAME
+
+    ray.init(
+        address=state.ray_address,
+        namespace=state.namespace,
+        log_to_driver=False,
+        configure_logging=False,
+    )
+    handle = serve.get_app_handle(APP_NAME)
+
+    async def score_all() -> float:
+        started = time.perf_counter()
+        window = 256
+        for start in range(0, len(texts), window):
+            calls = [
+                handle.classify_text.remote(t) for t in texts[start : start + window]
+            ]
+            await asyncio.gather(*calls)
+        return len(texts) / (time.perf_counter() - started)
+
+    return asyncio.run(score_all())
+
+
+def run(messages, workdir: Path) -> dict:
+    from cluster.config import load_config
+    from cluster.process import PlatformProcess, config_env
+    from cluster.status import collect_status
+    from ingest.mime import parse_message
+    from ingest.sender import send_all
+    from serve.text import model_text
+    from storage.sql import connect
+
+    settings = {
+        "storage": {"root": str(workdir / "store")},
+        "smtp": {"port": _free_port(), "spool_dir": str(workdir / "spool")},
+        "http": {"port": _free_port()},
+        "imap": {
+            "port": _free_port(),
+            "metadata_path": str(workdir / "metadata.sqlite3"),
+        },
+        "pipeline": {"state_file": str(workdir / "platform.json")},
+    }
+    os.environ.update(config_env(settings))
+    config = load_config()
+    ray_temp = tempfile.mkdtemp(prefix="mrb", dir="/tmp")
+    platform = PlatformProcess.launch(
+        settings, ray_temp_dir=ray_temp, log_path=workdir / "platform.log", num_cpus=4
+    )
+    try:
+        state = platform.wait_ready(timeout_s=600)
+        time.sleep(3)
+        idle_bytes = platform.memory_bytes()
+        sampler = MemorySampler(platform)
+        sampler.start()
+
+        started = time.perf_counter()
+        summary = send_all(
+            messages,
+            host="127.0.0.1",
+            port=int(state.smtp.rsplit(":", 1)[1]),
+            mail_from="bench@example.org",
+            rcpt_tos=["test@example.com"],
+            connections=8,
+        )
+        sent_s = time.perf_counter() - started
+        stored = 0
+        while stored < summary.sent:
+            stored = connect(config).sql("SELECT count(*) FROM messages").fetchone()[0]
+            if time.perf_counter() - started > 3600:
+                break
+            time.sleep(0.25)
+        end_to_end_s = time.perf_counter() - started
+        sampler.stopped.set()
+        sampler.join()
+
+        status = collect_status(state, config)
+        texts = [model_text(parse_message(m.data)) for m in messages]
+        classifier_msg_s = _classifier_rate(state, texts)
+    finally:
+        platform.stop(timeout_s=60)
+        platform.kill()
+        shutil.rmtree(ray_temp, ignore_errors=True)
+    return {
+        "sent": summary.sent,
+        "refused": len(summary.refused),
+        "stored": stored,
+        "send_s": sent_s,
+        "end_to_end_s": end_to_end_s,
+        "end_to_end_msg_s": stored / end_to_end_s,
+        "classifier_msg_s": classifier_msg_s,
+        "idle_bytes": idle_bytes,
+        "peak_bytes": sampler.peak_bytes,
+        "stages": status["stages"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="200 messages, for CI")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    args = parser.parse_args(argv)
+    limit = args.limit or (200 if args.small else None)
+
+    messages = _messages(args.corpus, limit)
+    workdir = Path(tempfile.mkdtemp(prefix="mailray-pipeline-"))
+    try:
+        r = run(messages, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    ratio = r["end_to_end_msg_s"] / r["classifier_msg_s"]
+    gib = 1024**3
+    print(f"pipeline: {r['sent']} sent, {r['refused']} refused, {r['stored']} stored")
+    print(
+        f"pipeline: end to end {r['end_to_end_msg_s']:.1f} msg/s "
+        f"({r['end_to_end_s']:.1f}s; SMTP done after {r['send_s']:.1f}s)"
+    )
+    print(
+        f"pipeline: classifier alone {r['classifier_msg_s']:.1f} msg/s; "
+        f"ratio {ratio:.0%} (target >= {TARGET_RATIO:.0%})"
+    )
+    print(
+        f"pipeline: memory idle {r['idle_bytes'] / gib:.2f} GiB, "
+        f"peak under load {r['peak_bytes'] / gib:.2f} GiB "
+        f"(target < {TARGET_MEMORY_BYTES / gib:.0f} GiB)"
+    )
+    for name, stats in sorted(r["stages"].items()):
+        if "busy_s" in stats:
+            print(
+                f"pipeline: stage {name:12} busy {stats['busy_s']:7.1f}s "
+                f"cpu {stats['cpu_s']:7.1f}s"
+            )
+    return 0 if r["stored"] == r["sent"] == len(messages) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
