@@ -74,12 +74,13 @@ def _classifier_rate(state, texts: list[str]) -> float:
 
     from serve.classifier import APP_NAME
 
-    ray.init(
-        address=state.ray_address,
-        namespace=state.namespace,
-        log_to_driver=False,
-        configure_logging=False,
-    )
+    if not ray.is_initialized():
+        ray.init(
+            address=state.ray_address,
+            namespace=state.namespace,
+            log_to_driver=False,
+            configure_logging=False,
+        )
     handle = serve.get_app_handle(APP_NAME)
 
     async def score_all() -> float:
