@@ -132,9 +132,7 @@ async def subscribe(session: Session, cmd: Command) -> str:
 
 def pattern_regex(reference: str, pattern: str) -> re.Pattern[str]:
     """LIST wildcards: ``*`` matches anything, ``%`` stops at the delimiter."""
-    if reference and not reference.endswith(DELIMITER) and pattern:
-        reference += DELIMITER
-    full = reference + pattern if not pattern.startswith(DELIMITER) else pattern[1:]
+    full = reference + pattern
     parts = []
     for char in full:
         if char == "*":

@@ -41,6 +41,14 @@ class StreamConnection:
         peer = writer.get_extra_info("peername")
         self.peer_host = str(peer[0]) if peer else "?"
 
+    async def quiet_for(self, seconds: float) -> bool:
+        """True when the client sent nothing for ``seconds`` (greet pause)."""
+        try:
+            await asyncio.wait_for(self._reader.read(1), seconds)
+        except TimeoutError:
+            return True
+        return False
+
     async def read_line(self) -> bytes:
         """One line, CRLF included; ``b""`` at end of stream."""
         try:

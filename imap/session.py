@@ -40,6 +40,7 @@ _NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH"})
 class Connection(Protocol):
     peer_host: str
 
+    async def quiet_for(self, seconds: float) -> bool: ...
     async def read_command(self) -> bytes: ...
     async def read_line(self) -> bytes: ...
     def write(self, data: bytes) -> None: ...
@@ -96,6 +97,12 @@ class Session:
     # The command loop.
 
     async def run(self) -> None:
+        pause_s = self.ctx.config.greeting_delay_s
+        if pause_s > 0 and not await self.conn.quiet_for(pause_s):
+            log.info("%s spoke before the greeting; dropped", self.conn.peer_host)
+            self.untagged("BYE you spoke before the greeting")
+            await self.conn.drain()
+            return
         self.untagged(f"OK [CAPABILITY {self.capability_text()}] mailray IMAP ready")
         await self.conn.drain()
         try:
