@@ -159,6 +159,11 @@ class ImapListener:
             await Session(self.ctx, conn).run()
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             log.debug("%s connection lost: %s", conn.peer_host, exc)
+        except asyncio.CancelledError:
+            # The listener is stopping. This is the connection's own task, so
+            # the cancellation ends here: re-raised, asyncio's stream callback
+            # (Python 3.11) would log it as an unhandled error.
+            log.debug("%s session closed by shutdown", conn.peer_host)
         except Exception:
             log.exception("%s session crashed", conn.peer_host)
         finally:
