@@ -15,8 +15,6 @@ Callers in the cluster use the handle::
 and anything else HTTP: ``POST /classify`` with the raw message as body.
 """
 
-from __future__ import annotations
-
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +35,27 @@ APP_NAME = "classifier"
 ROUTE_PREFIX = "/classify"
 """With the app's ``POST /`` route, ``POST /classify`` on the proxy port."""
 
+
+class _ExactPrefix:
+    """Route ``POST /classify`` itself to the app's ``/`` (no 307 redirect).
+
+    Serve strips the route prefix, leaving an empty path that Starlette would
+    otherwise answer with a redirect to ``/classify/``.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            root = scope.get("root_path", "")
+            if root and scope.get("path") in (root, ""):
+                scope = {**scope, "path": root + "/", "raw_path": (root + "/").encode()}
+        await self.app(scope, receive, send)
+
+
 http = FastAPI(title="mailray classifier")
+http.add_middleware(_ExactPrefix)
 
 
 def verdict_for(score: float, model_version: str, threshold: float) -> Verdict:
