@@ -168,7 +168,10 @@ class ImapHandles:
 
 
 def start_imap(
-    config: Config, root: StorageRoot, num_cpus: float = 0.25
+    config: Config,
+    root: StorageRoot,
+    num_cpus: float = 0.25,
+    name: str = "mailray-imap",
 ) -> ImapHandles:
     """Start the IMAP actor and return its handle, address and delivery hook.
 
@@ -180,7 +183,7 @@ def start_imap(
     # TODO(#4): several IMAP actors need a shared metadata store and a
     # cross-actor change feed before they can share the port.
     remote_cls = ray.remote(num_cpus=num_cpus, max_concurrency=1000)(ImapActor)
-    actor = remote_cls.options(name="mailray-imap").remote(config, root)
+    actor = remote_cls.options(name=name).remote(config, root)
     port = ray.get(actor.start.remote())
     log.info("IMAP actor serving on %s:%d", config.imap.host, port)
     return ImapHandles(
