@@ -221,6 +221,8 @@ class Platform:
             except Exception as exc:
                 log.error("%s loop failed, restarting: %r", loop.name, exc)
             loop.restart_count += 1
+            # A loop that fails at once must not spin: back off a little.
+            time.sleep(min(5.0, 0.2 * loop.restart_count))
             if loop.name == "store":
                 ray.get(loop.actor.start.remote())
             loop.ref = loop.actor.run.remote()

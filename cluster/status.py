@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import ray
@@ -19,6 +20,10 @@ RECENT_DEAD_LETTERS = 5
 def collect_status(state: PlatformState, config: Config) -> dict[str, Any]:
     """Queue depths, per-stage counts, stored and dead-lettered totals."""
     if not ray.is_initialized():
+        # A local cluster started by `mailray up` uses Ray's token auth; the
+        # token is in ~/.ray/auth_token, but a joining driver only sends it
+        # when the mode is set.
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
         ray.init(
             address=state.ray_address,
             namespace=state.namespace,

@@ -20,7 +20,7 @@ class ClassifyStage(StageLoop):
     def __init__(self, *args: Any, app_name: str = CLASSIFIER_APP) -> None:
         super().__init__(*args)
         self._app_name = app_name
-        self._handle: Any = None
+        self._classifier: Any = None
         self._model_versions: dict[str, int] = {}
 
     async def process(self, batch: list[ParsedWork]) -> list[Any]:
@@ -50,8 +50,8 @@ class ClassifyStage(StageLoop):
         return out
 
     def _get_handle(self) -> Any:
-        if self._handle is None:
+        if self._classifier is None:
             from ray import serve
 
-            self._handle = serve.get_app_handle(self._app_name)
-        return self._handle
+            self._classifier = serve.get_app_handle(self._app_name)
+        return self._classifier
