@@ -163,6 +163,51 @@ class TrainingConfig(_Section):
     """The operating threshold is the lowest whose validation FPR is this or less."""
 
 
+class LearningConfig(_Section):
+    """Continuous fine-tuning from Junk moves, gated, rolled out as a canary."""
+
+    enabled: bool = True
+    """Run the training controller inside ``mailray up``."""
+    poll_interval_s: float = Field(default=30.0, gt=0)
+    """How often the controller reads new feedback and canary evidence."""
+    min_new_labels: int = Field(default=20, ge=1)
+    """Train once this many new (deduplicated) labels have arrived."""
+    min_per_class: int = Field(default=2, ge=0)
+    """Both classes need this many new labels (0: one class is enough)."""
+    max_class_ratio: float = Field(default=20.0, ge=1)
+    schedule_s: float | None = Field(default=None, gt=0)
+    """Also train on this period when any balanced labels are waiting."""
+    min_interval_s: float = Field(default=60.0, ge=0)
+    """Never start two runs closer together than this."""
+    epochs: int = Field(default=3, ge=1)
+    learning_rate: float = Field(default=5e-4, gt=0)
+    feedback_weight: int = Field(default=4, ge=1)
+    """Each feedback label is repeated this often in the training set."""
+    replay_size: int = Field(default=200, ge=0)
+    """Base-corpus (or earlier feedback) examples mixed in against forgetting."""
+    cpus_per_worker: float = Field(default=0.5, gt=0)
+    torch_threads: int = Field(default=1, ge=1)
+    """Few threads, so ingest and serving keep running during a fit."""
+    holdout_fraction: float = Field(default=0.25, ge=0, lt=1)
+    """Share of new feedback kept out of training to gate the candidate."""
+    gate_max_fpr_increase: float = Field(default=0.01, ge=0, le=1)
+    """Candidate FPR on the fixed eval set may exceed stable's by this much."""
+    gate_max_recall_drop: float = Field(default=0.02, ge=0, le=1)
+    """Candidate recall on the fixed eval set may trail stable's by this much."""
+    gate_max_feedback_accuracy_drop: float = Field(default=0.0, ge=0, le=1)
+    """Accuracy on held-out feedback may trail stable's by this much."""
+    gate_min_feedback: int = Field(default=10, ge=1)
+    """Held-out feedback required when there is no fixed eval set."""
+    canary_steps: tuple[float, ...] = (0.05, 0.25, 0.5, 1.0)
+    canary_min_feedback: int = Field(default=10, ge=1)
+    """Labels on shadow-scored mail needed before a canary step advances."""
+    canary_tolerance: float = Field(default=0.0, ge=0, le=1)
+    canary_max_step_s: float = Field(default=24 * 3600.0, gt=0)
+    """A step with too little evidence by then is abandoned."""
+    shadow_flush_interval_s: float = Field(default=2.0, gt=0)
+    """Longest time a replica keeps shadow verdicts before writing them."""
+
+
 class UserConfig(_Section):
     """A mailbox owner."""
 
@@ -192,6 +237,7 @@ class Config(BaseSettings):
     classifier: ClassifierConfig = ClassifierConfig()
     pipeline: PipelineConfig = PipelineConfig()
     training: TrainingConfig = TrainingConfig()
+    learning: LearningConfig = LearningConfig()
     users: tuple[UserConfig, ...] = (
         UserConfig(
             name="test@example.com",
