@@ -123,3 +123,16 @@ def test_python_api_and_cli_record_labels(imap_server) -> None:
         ("ham", "cli"),
         ("spam", "api"),
     ]
+
+
+def test_feedback_is_a_table_for_mailray_query(imap_server, client) -> None:
+    from storage.sql import connect
+
+    imap_server.deliver(simple_message())
+    client.select("INBOX")
+    client.store("1", "+FLAGS", "($Junk)")
+    feedback_rows(imap_server, 1)
+    con = connect(imap_server.root)
+    assert con.sql(
+        "SELECT label, count(*) FROM feedback GROUP BY label"
+    ).fetchall() == [("spam", 1)]
