@@ -29,6 +29,9 @@ from storage.root import StorageRoot
 log = logging.getLogger("mailray.cluster")
 
 DRAIN_TIMEOUT_S = 15.0
+# The spool is a local folder: the SMTP actors that write it and the store
+# writer that empties it run on the head node, next to it.
+ON_HEAD_NODE = {"node:__internal_head__": 0.001}
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +141,7 @@ class Platform:
 
         self._writer = (
             ray.remote(StoreWriter)
-            .options(name="mailray.store", **options)
+            .options(name="mailray.store", resources=ON_HEAD_NODE, **options)
             .remote(self.config, self._queues["store"])
         )
         stored = ray.get(self._writer.start.remote())
@@ -189,6 +192,7 @@ class Platform:
                 .options(
                     name=f"mailray.smtp.{index}",
                     num_cpus=pipeline.stage_num_cpus,
+                    resources=ON_HEAD_NODE,
                     max_restarts=-1,
                 )
                 .remote(self.config, self._queues["parse"], index)
