@@ -151,6 +151,41 @@ def run(count: int, concurrency: int, http_port: int | None = None) -> dict:
     }
 
 
+def compare_dtypes(count: int) -> list[dict]:
+    """Each dtype's speed and its agreement with fp32 labels on the same texts."""
+    from serve.model import SpamModel
+    from serve.text import message_text
+    from storage.registry import ModelRegistry, bundled_versions
+    from storage.root import StorageRoot
+
+    texts = [message_text(r) for r in _messages(count)]
+    registry = ModelRegistry(StorageRoot(url=tempfile.mkdtemp()))
+    version = bundled_versions()[-1]
+    rows, reference = [], None
+    for dtype in ("fp32", "bf16", "int8"):
+        model = SpamModel.load(registry.local_path(version), dtype=dtype)
+        model.predict(texts[:32])
+        started = time.perf_counter()
+        scores = model.predict(texts, batch_size=32)
+        elapsed = time.perf_counter() - started
+        labels = [s >= model.threshold for s in scores]
+        if reference is None:
+            reference = (scores, labels)
+        rows.append(
+            {
+                "dtype": dtype,
+                "texts_per_s": len(texts) / elapsed,
+                "labels_differing": sum(
+                    a != b for a, b in zip(labels, reference[1], strict=True)
+                ),
+                "max_abs_score_diff": max(
+                    abs(a - b) for a, b in zip(scores, reference[0], strict=True)
+                ),
+            }
+        )
+    return rows
+
+
 def report(result: dict) -> str:
     ratio = result["handle_per_s"] / result["raw_per_s"]
     http_ratio = result["http_per_s"] / result["raw_per_s"]
@@ -175,8 +210,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", action="store_true", help="CI smoke size")
     parser.add_argument("--messages", type=int, default=None)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument(
+        "--compare-dtypes", action="store_true", help="fp32 vs bf16 vs int8 only"
+    )
     args = parser.parse_args(argv)
     count = args.messages or (48 if args.small else 512)
+    if args.compare_dtypes:
+        for row in compare_dtypes(args.messages or (48 if args.small else 1158)):
+            print(
+                f"{row['dtype']:5} {row['texts_per_s']:7.1f} texts/s  "
+                f"labels differing from fp32: {row['labels_differing']}  "
+                f"max |score diff|: {row['max_abs_score_diff']:.4f}"
+            )
+        return 0
     print(report(run(count, args.concurrency)))
     return 0
 

