@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -172,18 +173,25 @@ def start_imap(
     root: StorageRoot,
     num_cpus: float = 0.25,
     name: str = "mailray-imap",
+    actor_options: dict[str, Any] | None = None,
 ) -> ImapHandles:
     """Start the IMAP actor and return its handle, address and delivery hook.
 
-    The actor holds the SQLite metadata file on its node's local disk, so
-    there is one per cluster.
+    The actor keeps the SQLite metadata file on its node's local disk, so
+    there is one per cluster; pin it to a node with ``actor_options``
+    (for example ``{"resources": {...}}``). The metadata path is made
+    absolute here, as the actor's working directory is Ray's, not ours.
     """
     import ray
 
+    imap = config.imap.model_copy(
+        update={"metadata_path": os.path.abspath(config.imap.metadata_path)}
+    )
+    config = config.model_copy(update={"imap": imap})
     # TODO(#4): several IMAP actors need a shared metadata store and a
     # cross-actor change feed before they can share the port.
     remote_cls = ray.remote(num_cpus=num_cpus, max_concurrency=1000)(ImapActor)
-    actor = remote_cls.options(name=name).remote(config, root)
+    actor = remote_cls.options(name=name, **(actor_options or {})).remote(config, root)
     port = ray.get(actor.start.remote())
     log.info("IMAP actor serving on %s:%d", config.imap.host, port)
     return ImapHandles(
