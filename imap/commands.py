@@ -1,4 +1,4 @@
-"""``mailray prefs ...`` and ``mailray feedback``: user preferences and labels.
+"""``mailray prefs ...``, ``mailray feedback`` and ``mailray imap-serve``.
 
 Both work on the metadata store (``imap.metadata_path``) directly, with or
 without a running server; the configured users are seeded first so a
@@ -23,6 +23,31 @@ UserOption = Annotated[str, typer.Option("--user", help="the IMAP login")]
 def register(app: typer.Typer) -> None:
     app.add_typer(prefs_app, name="prefs")
     app.command("feedback")(feedback_command)
+    app.command("imap-serve")(serve_command)
+
+
+def serve_command(config_path: ConfigOption = None) -> None:
+    """Run the IMAP server alone in the foreground, without Ray (Ctrl-C stops)."""
+    import asyncio
+    import contextlib
+
+    from cluster.config import load_config
+    from imap.service import ImapServer
+    from storage.root import StorageRoot
+
+    config = load_config(config_path)
+
+    async def serve() -> None:
+        server = ImapServer(config, StorageRoot.from_config(config.storage))
+        port = await server.start()
+        typer.echo(f"IMAP on {config.imap.host}:{port}")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
 
 
 def _open(config_path: Path | None):
