@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from ingest.spool import Spool
 from storage.sql import connect
 from tests.cluster.conftest import config_of, platform_settings, wait_for_rows
 
@@ -71,6 +72,14 @@ def test_sigkill_of_whole_platform_loses_no_acknowledged_message(launch, tmp_pat
     acknowledged = {i: q for s in senders for i, q in s.acknowledged.items()}
     attempted = set().union(*(s.attempted for s in senders))
     assert TOTAL // 3 <= len(acknowledged) < TOTAL
+
+    # The kill caught messages between the 250 and the store: recovery is
+    # what this test exercises.
+    stored_before = (
+        connect(config_of(settings)).sql("SELECT count(*) FROM messages").fetchone()[0]
+    )
+    assert stored_before < len(acknowledged)
+    assert list(Spool(settings["smtp"]["spool_dir"]).pending())
 
     launch(settings)
     wait_for_rows(
