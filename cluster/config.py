@@ -207,6 +207,15 @@ class LearningConfig(_Section):
     shadow_flush_interval_s: float = Field(default=2.0, gt=0)
     """Longest time a replica keeps shadow verdicts before writing them."""
 
+    @model_validator(mode="after")
+    def _steps_rise_to_one(self) -> LearningConfig:
+        steps = self.canary_steps
+        if not steps or any(not 0 < s <= 1 for s in steps):
+            raise ValueError(f"learning.canary_steps must be in (0, 1]: {steps}")
+        if list(steps) != sorted(steps) or steps[-1] != 1.0:
+            raise ValueError(f"learning.canary_steps must rise to 1.0: {steps}")
+        return self
+
 
 class UserConfig(_Section):
     """A mailbox owner."""
