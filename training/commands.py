@@ -76,6 +76,9 @@ def eval_command(
         str | None, typer.Option(help="'bogofilter' scores it side by side")
     ] = None,
     dtype: Annotated[str, typer.Option(help="auto, fp32, bf16 or int8")] = "auto",
+    group: Annotated[
+        list[str], typer.Option(help="only these corpus folders (repeatable)")
+    ] = [],  # noqa: B006 - typer reads the default
     plot: Annotated[
         Path | None, typer.Option(help="ROC + precision-recall PNG path")
     ] = Path("eval.png"),
@@ -94,6 +97,7 @@ def eval_command(
         baseline=baseline,
         dtype=dtype,
         plot_path=plot,
+        groups=group,
     )
     if as_json:
         typer.echo(json.dumps(outcome.to_json()))

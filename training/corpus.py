@@ -41,8 +41,16 @@ def label_of_folder(name: str) -> int | None:
     return None
 
 
-def walk_corpus(root: str | Path, exclude_groups: Iterable[str] = ()) -> list[Example]:
-    """Every message file under the labelled folders of ``root``, sorted."""
+def walk_corpus(
+    root: str | Path,
+    exclude_groups: Iterable[str] = (),
+    require_both: bool = True,
+) -> list[Example]:
+    """Every message file under the labelled folders of ``root``, sorted.
+
+    Training needs both labels (``require_both``); evaluating one folder,
+    such as ``hard_ham`` alone for a cross-source FPR, does not.
+    """
     root = Path(root)
     if not root.is_dir():
         raise CorpusError(str(root), "not a directory")
@@ -57,7 +65,7 @@ def walk_corpus(root: str | Path, exclude_groups: Iterable[str] = ()) -> list[Ex
                 examples.append(Example(path, label, folder.name, split_of(path.name)))
     if not examples:
         raise CorpusError(str(root), "no ham/ or spam/ folders with messages")
-    if len({e.label for e in examples}) < 2:
+    if require_both and len({e.label for e in examples}) < 2:
         raise CorpusError(str(root), "needs both ham and spam messages")
     return examples
 

@@ -7,6 +7,7 @@ a threshold table, and writes a ROC and precision-recall PNG.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,12 +60,19 @@ def evaluate(
     baseline: str | None = None,
     dtype: str = "auto",
     plot_path: str | Path | None = None,
+    groups: Sequence[str] = (),
 ) -> EvalOutcome:
-    """Score ``split`` of ``corpus`` with ``version`` (default: serving)."""
+    """Score ``split`` of ``corpus`` with ``version`` (default: serving).
+
+    ``groups`` keeps only those corpus folders (``hard_ham`` for a
+    cross-source figure with a model trained without it).
+    """
     if baseline not in (None, "bogofilter"):
         raise ValueError(f"baseline must be 'bogofilter' or absent: {baseline!r}")
-    examples = walk_corpus(corpus)
+    examples = walk_corpus(corpus, require_both=False)
     chosen = select(examples, split)
+    if groups:
+        chosen = [e for e in chosen if e.group in set(groups)]
     if not chosen:
         raise ValueError(f"split {split!r} of {corpus} is empty")
     version = version or registry.serving_version()
@@ -97,7 +105,7 @@ def evaluate(
                 "name": "bogofilter",
                 **report(labels, baseline_scores, 0.5).to_json(),
             }
-    if plot_path is not None:
+    if plot_path is not None and len(set(labels)) == 2:
         from training.plots import write_curves
 
         curves = {f"mailray {version}": scores}
