@@ -157,7 +157,9 @@ def lance_storage_options(root: StorageRoot) -> dict[str, str]:
         options["aws_secret_access_key"] = settings["secret"]
     if settings["endpoint_url"]:
         options["aws_endpoint"] = settings["endpoint_url"]
-        options["allow_http"] = str(settings["endpoint_url"].startswith("http:"))
+        options["allow_http"] = (
+            "true" if settings["endpoint_url"].startswith("http:") else "false"
+        )
         options["aws_virtual_hosted_style_request"] = "false"
     return options
 
