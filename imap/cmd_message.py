@@ -142,7 +142,7 @@ async def search(session: Session, cmd: Command) -> str:
             load=lambda: ctx.objects.read(row.raw_key),
         )
 
-    found = await ctx.io(run) if query.needs_content else run()
+    found = await ctx.io(run)
     session.untagged("SEARCH" + "".join(f" {n}" for n in found))
     return f"OK {_name(cmd)} completed"
 
