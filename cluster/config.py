@@ -172,8 +172,8 @@ class LearningConfig(_Section):
     """How often the controller reads new feedback and canary evidence."""
     min_new_labels: int = Field(default=20, ge=1)
     """Train once this many new (deduplicated) labels have arrived."""
-    min_per_class: int = Field(default=2, ge=0)
-    """Both classes need this many new labels (0: one class is enough)."""
+    min_per_class: int = Field(default=2, ge=1)
+    """Both classes need at least this many new labels."""
     max_class_ratio: float = Field(default=20.0, ge=1)
     schedule_s: float | None = Field(default=None, gt=0)
     """Also train on this period when any balanced labels are waiting."""
