@@ -1,4 +1,4 @@
-"""A session-wide base encoder and a fixture store per module."""
+"""A session-wide base encoder and one fixture store per session."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def embedder() -> Embedder:
     return shared_embedder()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fixture_store(tmp_path_factory, embedder) -> tuple[StorageRoot, dict[str, str]]:
     root = StorageRoot(url=str(tmp_path_factory.mktemp("search") / "store"))
     return root, build_store(root, embedder)
