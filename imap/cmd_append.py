@@ -78,6 +78,4 @@ async def append(session: Session, cmd: Command) -> str:
         spec = FeedbackSpec(session.user.name, label, "imap-append", mailbox.name)
     uid = await ctx.db(ctx.store.append, mailbox.id, info, flags, internaldate, spec)
     ctx.hub.notify(mailbox.id)
-    if spec is not None:
-        ctx.feedback_queued()
     return f"OK [APPENDUID {mailbox.uidvalidity} {uid}] APPEND completed"

@@ -100,8 +100,6 @@ async def store(session: Session, cmd: Command) -> str:
     )
     sel.flags.update(changed)
     ctx.hub.notify(sel.mailbox.id)
-    if spec is not None:
-        ctx.feedback_queued()
     if not silent:
         for seq, uid in pairs:
             if uid in changed:
@@ -172,8 +170,6 @@ async def copy(session: Session, cmd: Command) -> str:
     uids = [uid for _, uid in pairs]
     moved = await ctx.db(ctx.store.copy, sel.mailbox.id, uids, target.id, move, spec)
     ctx.hub.notify(target.id, sel.mailbox.id)
-    if spec is not None:
-        ctx.feedback_queued()
     if not moved:
         return f"OK {_name(cmd)} completed"
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from cluster.config import ImapConfig
-from imap.feedback_table import FeedbackPump
 from imap.hub import MailboxHub
 from imap.login_guard import LoginGuard
 from imap.metadata import MetadataStore
@@ -48,7 +47,6 @@ class ServerContext:
     objects: RawObjects
     hub: MailboxHub
     guard: LoginGuard
-    pump: FeedbackPump | None = None
     _db_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="imap-db")
     )
@@ -67,10 +65,6 @@ class ServerContext:
         return await loop.run_in_executor(
             self._io_pool, functools.partial(fn, *args, **kwargs)
         )
-
-    def feedback_queued(self) -> None:
-        if self.pump is not None:
-            self.pump.wake()
 
     def shutdown(self) -> None:
         self._db_pool.shutdown(wait=True)

@@ -87,7 +87,11 @@ class FeedbackTable:
 
 
 class FeedbackPump:
-    """Drains the outbox every ``interval_s`` on a daemon thread."""
+    """Drains the outbox every ``interval_s`` on a daemon thread.
+
+    Events wait for the next round rather than waking the pump, so each
+    Parquet file holds a batch; the outbox keeps them safe meanwhile.
+    """
 
     def __init__(
         self, table: FeedbackTable, store: MetadataStore, interval_s: float = 1.0
@@ -103,9 +107,6 @@ class FeedbackPump:
 
     def start(self) -> None:
         self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -58,7 +58,6 @@ class ImapServer:
                 window_s=imap.login_lockout_s,
                 base_delay_s=imap.login_failure_delay_s,
             ),
-            pump=self.pump,
         )
         self.listener = ImapListener(self.ctx, imap.host, imap.port)
 
