@@ -52,7 +52,8 @@ def addresses(fields: Message, name: str) -> bytes:
                 ]
             )
         )
-    return wire.plist(items) if items else wire.NIL
+    # RFC 3501: addresses follow each other without a space.
+    return b"(" + b"".join(items) + b")" if items else wire.NIL
 
 
 def _nstring(value: str) -> bytes:
