@@ -33,7 +33,7 @@ def canary_evidence(
         WITH labels AS (
             SELECT queue_id, arg_max(label, created_at) AS label
             FROM feedback
-            WHERE created_at >= ? AND label IN ('spam', 'ham')
+            WHERE created_at >= ?::TIMESTAMPTZ AND label IN ('spam', 'ham')
             GROUP BY queue_id
         ), shadows AS (
             SELECT queue_id,
@@ -48,6 +48,6 @@ def canary_evidence(
                count(*) FILTER (WHERE stable_label = label)
         FROM labels JOIN shadows USING (queue_id)
         """,
-        [since, candidate_version],
+        [since.isoformat(), candidate_version],
     ).fetchone()
     return CanaryEvidence(int(n), int(candidate_agree), int(stable_agree))

@@ -98,6 +98,7 @@ def version_status(root: StorageRoot, version: str) -> dict[str, Any] | None:
 def history(root: StorageRoot, limit: int = 50) -> list[dict[str, Any]]:
     """The latest events, newest first."""
     from storage.sql import connect
+    from training.labelled import from_epoch_us
 
     con = connect(root)
     names = {
@@ -106,14 +107,15 @@ def history(root: StorageRoot, limit: int = 50) -> list[dict[str, Any]]:
     if TABLE not in names:
         return []
     rows = con.sql(
-        f"SELECT at, event, version, parent_version, fraction, reason, metrics "
-        f"FROM {TABLE} ORDER BY at DESC LIMIT {int(limit)}"
+        f'SELECT epoch_us("at"), event, version, parent_version, fraction, reason, '
+        f"metrics "
+        f'FROM {TABLE} ORDER BY "at" DESC LIMIT {int(limit)}'
     ).fetchall()
     keys = ("at", "event", "version", "parent_version", "fraction", "reason")
     out = []
     for row in rows:
         item = dict(zip(keys, row[:6], strict=True))
-        item["at"] = item["at"].isoformat()
+        item["at"] = from_epoch_us(item["at"]).isoformat()
         item["metrics"] = json.loads(row[6] or "{}")
         out.append(item)
     return out

@@ -17,7 +17,7 @@ import io
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -34,6 +34,7 @@ log = logging.getLogger("mailray.training")
 EVAL_SET = "eval"
 REPLAY_SET = "replay"
 _LABEL_IDS = {"ham": 0, "spam": 1}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _DATASET_SCHEMA = pa.schema(
     [("key", pa.string()), ("text", pa.string()), ("label", pa.int64())]
@@ -95,13 +96,19 @@ def read_feedback(root: StorageRoot) -> list[FeedbackLabel]:
         return []
     con = connect(root)
     rows = con.sql(
-        "SELECT user, queue_id, label, created_at FROM feedback "
+        # Epoch microseconds: DuckDB hands out TIMESTAMPTZ only through pytz.
+        "SELECT user, queue_id, label, epoch_us(created_at) FROM feedback "
         "WHERE queue_id IS NOT NULL AND queue_id <> '' "
         "AND label IN ('spam', 'ham') ORDER BY created_at"
     ).fetchall()
     return [
-        FeedbackLabel(user, queue_id, label, at) for user, queue_id, label, at in rows
+        FeedbackLabel(user, queue_id, label, from_epoch_us(at_us))
+        for user, queue_id, label, at_us in rows
     ]
+
+
+def from_epoch_us(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
 
 
 def since(
