@@ -146,3 +146,26 @@ def held_out(key: str, fraction: float) -> bool:
     """Whether a feedback message is kept out of training (stable by key)."""
     digest = hashlib.sha256(("holdout:" + key).encode()).digest()
     return int.from_bytes(digest[:8], "big") % 10_000 < fraction * 10_000
+
+
+def snapshot_corpus(root: StorageRoot, examples, texts) -> dict[str, int]:
+    """Copy a corpus's test split (eval) and train split (replay) under the root.
+
+    ``examples`` are :class:`training.corpus.Example` records and ``texts``
+    their model texts by path, as ``mailray train`` has them.
+    """
+    counts = {}
+    for name, split in ((EVAL_SET, "test"), (REPLAY_SET, "train")):
+        rows = [
+            LabelledText(f"{e.group}/{e.path.name}", texts[e.path], e.label)
+            for e in examples
+            if e.split == split
+        ]
+        write_dataset(root, name, rows)
+        counts[name] = len(rows)
+    log.info(
+        "datasets: %d eval and %d replay examples under datasets/",
+        counts[EVAL_SET],
+        counts[REPLAY_SET],
+    )
+    return counts

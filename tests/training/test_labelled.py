@@ -158,3 +158,23 @@ def test_events_are_recorded_in_the_table_and_the_version_status(root):
     assert events[0]["metrics"] == {"n": 5}
     assert version_status(root, "v2")["status"] == "promoted"
     assert version_status(root, "v9") is None
+
+
+def test_corpus_snapshot_keeps_the_test_split_for_eval_and_train_for_replay(
+    root, fixtures
+):
+    from training.corpus import walk_corpus
+    from training.dataset import texts_of
+    from training.labelled import REPLAY_SET, snapshot_corpus
+
+    examples = walk_corpus(fixtures / "tiny-corpus")
+    texts = dict(zip((e.path for e in examples), texts_of(examples), strict=True))
+    counts = snapshot_corpus(root, examples, texts)
+
+    evaluation = read_dataset(root, EVAL_SET)
+    replay = read_dataset(root, REPLAY_SET)
+    assert counts == {"eval": len(evaluation), "replay": len(replay)}
+    assert len(evaluation) == sum(e.split == "test" for e in examples)
+    assert len(replay) == sum(e.split == "train" for e in examples)
+    assert {r.label for r in replay} == {0, 1}
+    assert not {r.key for r in evaluation} & {r.key for r in replay}
