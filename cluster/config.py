@@ -159,6 +159,9 @@ class TrainingConfig(_Section):
     learning_rate: float = Field(default=5e-4, gt=0)
     max_tokens: int = Field(default=256, ge=16, le=512)
     seed: int = 0
+    lora_first_layer: int = Field(default=3, ge=0, le=5)
+    """LoRA on encoder layers from this one up (MiniLM has 6). The frozen
+    layers below run once per run, not once per epoch: training gets cheaper."""
     max_validation_fpr: float = Field(default=0.002, ge=0, lt=1)
     """The operating threshold is the lowest whose validation FPR is this or less."""
 
@@ -206,6 +209,8 @@ class LearningConfig(_Section):
     """A step with too little evidence by then is abandoned."""
     shadow_flush_interval_s: float = Field(default=2.0, gt=0)
     """Longest time a replica keeps shadow verdicts before writing them."""
+    rollout_poll_s: float = Field(default=1.0, gt=0)
+    """How often each classifier replica re-reads ``models/rollout.json``."""
 
     @model_validator(mode="after")
     def _steps_rise_to_one(self) -> LearningConfig:
