@@ -34,6 +34,13 @@ _COLUMNS = [
     "rcpt_tos",
 ]
 
+# Asked for by name: Lance warns when it adds them unasked.
+_SCORE_COLUMNS = {
+    "vector": ["_distance"],
+    "text": ["_score"],
+    "hybrid": [],
+}
+
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
@@ -158,7 +165,7 @@ def more_like_this(
 def _run(query: Any, where: str | None, limit: int, mode: str) -> list[SearchHit]:
     if where:
         query = query.where(where, prefilter=True)
-    rows = query.select(_COLUMNS).limit(limit).to_list()
+    rows = query.select(_COLUMNS + _SCORE_COLUMNS[mode]).limit(limit).to_list()
     return [_hit(row, mode) for row in rows]
 
 
