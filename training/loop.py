@@ -20,29 +20,56 @@ import torch
 log = logging.getLogger("mailray.training")
 
 
-def _batches(
-    ids: list[list[int]], labels: list[int], batch_size: int, rng: random.Random
-):
-    """Shuffled batches of similar length (less padding), padded per batch."""
-    order = list(range(len(ids)))
+def _pad(rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack variable-length rows (ids or hidden states) with a mask."""
+    width = max(len(r) for r in rows)
+    shape = (len(rows), width, *rows[0].shape[1:])
+    out = torch.zeros(shape, dtype=rows[0].dtype)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+        mask[i, : len(row)] = 1
+    return out, mask
+
+
+def _order(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar length (less padding)."""
+    order = list(range(len(lengths)))
     rng.shuffle(order)
     # Sort within windows of 50 batches: random, but lengths stay close.
     window = batch_size * 50
     order = [
         i
         for start in range(0, len(order), window)
-        for i in sorted(order[start : start + window], key=lambda j: len(ids[j]))
+        for i in sorted(order[start : start + window], key=lambda j: lengths[j])
     ]
     chunks = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
     rng.shuffle(chunks)
-    for chunk in chunks:
-        width = max(len(ids[i]) for i in chunk)
-        input_ids = torch.zeros((len(chunk), width), dtype=torch.long)
-        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+    return chunks
+
+
+@torch.no_grad()  # not inference_mode: these tensors feed autograd later
+def cache_lower_states(
+    net, ids: list[list[int]], upto: int, use_bf16: bool, batch_size: int = 64
+) -> list[torch.Tensor]:
+    """Each example's output of the frozen layers below ``upto``, computed once.
+
+    Stored unpadded in bf16 (or fp32 without native bf16); every epoch then
+    runs only the layers that carry adapters.
+    """
+    net.eval()
+    dtype = torch.bfloat16 if use_bf16 else torch.float32
+    states: list[torch.Tensor | None] = [None] * len(ids)
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        input_ids, mask = _pad([torch.tensor(ids[i]) for i in chunk])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+            hidden = net.lower_states(input_ids, mask, upto)
         for row, i in enumerate(chunk):
-            input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
-            mask[row, : len(ids[i])] = 1
-        yield input_ids, mask, torch.tensor([labels[i] for i in chunk])
+            states[i] = hidden[row, : len(ids[i])].to(dtype).clone()
+    net.train()
+    return states  # type: ignore[return-value]
 
 
 def train_loop_per_worker(config: dict[str, Any]) -> None:
@@ -78,14 +105,22 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
     use_bf16 = config["bf16"] and cpu_has_native_bf16()
+    first = spec.lora_first_layer
+    states = cache_lower_states(net, ids, first, use_bf16) if first else None
     rng = random.Random(config["seed"] + rank)
     step = 0
     model.train()
     for epoch in range(config["epochs"]):
         loss_sum, seen = 0.0, 0
-        for input_ids, mask, target in _batches(ids, labels, batch_size, rng):
+        for chunk in _order([len(x) for x in ids], batch_size, rng):
+            target = torch.tensor([labels[i] for i in chunk])
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-                logits = model(input_ids, mask)
+                if states is None:
+                    input_ids, mask = _pad([torch.tensor(ids[i]) for i in chunk])
+                    logits = model(input_ids, mask)
+                else:
+                    hidden, mask = _pad([states[i] for i in chunk])
+                    logits = model(attention_mask=mask, hidden=hidden, from_layer=first)
             loss = torch.nn.functional.cross_entropy(logits.float(), target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -164,7 +164,9 @@ def train(
     )
 
     texts = dict(zip((e.path for e in examples), texts_of(examples), strict=True))
-    spec = NetworkSpec(max_tokens=training.max_tokens)
+    spec = NetworkSpec(
+        max_tokens=training.max_tokens, lora_first_layer=training.lora_first_layer
+    )
     tokenizer = AutoTokenizer.from_pretrained(
         base_model_path(spec.base_model), local_files_only=True
     )
