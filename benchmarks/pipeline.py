@@ -14,7 +14,6 @@ time, and the platform's resident memory at idle and under load.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import shutil
 import socket
@@ -67,33 +66,46 @@ class MemorySampler(threading.Thread):
             self.stopped.wait(self.interval_s)
 
 
-def _classifier_rate(state, texts: list[str]) -> float:
-    """Texts/s through the Serve handle alone, all requests in flight."""
-    import ray
-    from ray import serve
+# Runs in its own process: a driver joining a token-auth Ray cluster must
+# have RAY_AUTH_MODE set before Ray is first imported.
+_SCORE_SCRIPT = """
+import asyncio, json, sys, time
+import ray
+from ray import serve
+from serve.classifier import APP_NAME
 
-    from serve.classifier import APP_NAME
+ray.init(address=sys.argv[1], namespace="mailray", log_to_driver=False)
+texts = json.load(open(sys.argv[2]))
+handle = serve.get_app_handle(APP_NAME)
 
-    if not ray.is_initialized():
-        ray.init(
-            address=state.ray_address,
-            namespace=state.namespace,
-            log_to_driver=False,
-            configure_logging=False,
+async def score_all():
+    started = time.perf_counter()
+    for start in range(0, len(texts), 256):
+        await asyncio.gather(
+            *(handle.classify_text.remote(t) for t in texts[start : start + 256])
         )
-    handle = serve.get_app_handle(APP_NAME)
+    return len(texts) / (time.perf_counter() - started)
 
-    async def score_all() -> float:
-        started = time.perf_counter()
-        window = 256
-        for start in range(0, len(texts), window):
-            calls = [
-                handle.classify_text.remote(t) for t in texts[start : start + window]
-            ]
-            await asyncio.gather(*calls)
-        return len(texts) / (time.perf_counter() - started)
+print(asyncio.run(score_all()))
+"""
 
-    return asyncio.run(score_all())
+
+def _classifier_rate(state, texts: list[str], workdir: Path) -> float:
+    """Texts/s through the classifier's Serve handle alone, same cluster."""
+    import json
+    import subprocess
+
+    texts_path = workdir / "texts.json"
+    texts_path.write_text(json.dumps(texts))
+    result = subprocess.run(
+        [sys.executable, "-c", _SCORE_SCRIPT, state.ray_address, str(texts_path)],
+        env={**os.environ, "RAY_AUTH_MODE": "token"},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=True,
+    )
+    return float(result.stdout.strip().splitlines()[-1])
 
 
 def run(messages, workdir: Path) -> dict:
@@ -150,7 +162,7 @@ def run(messages, workdir: Path) -> dict:
 
         status = collect_status(state, config)
         texts = [model_text(parse_message(m.data)) for m in messages]
-        classifier_msg_s = _classifier_rate(state, texts)
+        classifier_msg_s = _classifier_rate(state, texts, workdir)
     finally:
         platform.stop(timeout_s=60)
         platform.kill()

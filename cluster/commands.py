@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+SNAPSHOT_INTERVAL_S = 2.0
 
 
 def register(app: typer.Typer) -> None:
@@ -45,6 +48,7 @@ def up(
 ) -> None:
     """Run the whole platform until SIGINT or SIGTERM."""
     from cluster.platform import Platform
+    from cluster.status import snapshot_path, write_snapshot
 
     overrides = {"ray_address": address} if address else {}
     # Validated whole before anything starts or binds a port.
@@ -66,11 +70,17 @@ def up(
         typer.echo(f"storage  {endpoints.storage_root}")
         typer.echo(f"ray      {endpoints.ray_address}")
         typer.echo("mailray is up; Ctrl-C stops it", err=True)
+        snapshot = snapshot_path(settings)
+        next_snapshot_s = 0.0
         while not stopping.is_set():
             platform.supervise(timeout_s=1.0)
+            if time.monotonic() >= next_snapshot_s:
+                write_snapshot(snapshot, platform.runtime_status())
+                next_snapshot_s = time.monotonic() + SNAPSHOT_INTERVAL_S
     finally:
         typer.echo("stopping", err=True)
         platform.stop()
+        snapshot_path(settings).unlink(missing_ok=True)
 
 
 def status(

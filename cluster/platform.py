@@ -50,6 +50,7 @@ class _Loop:
     name: str
     actor: Any
     ref: Any = None
+    args: tuple[Any, ...] = ()
     restart_count: int = 0
 
 
@@ -198,7 +199,8 @@ class Platform:
                 .remote(self.config, self._queues["parse"], index)
             )
             self._ingest.append(actor)
-        addresses = ray.get([actor.start.remote() for actor in self._ingest])
+        host, port = ray.get(self._ingest[0].start.remote())
+        ray.get([actor.start.remote(port) for actor in self._ingest[1:]])
         ray.get(self._writer.set_ingest.remote(self._ingest))
         recovered = ray.get(
             self._ingest[0].recover.remote(sweep_interval_s=pipeline.sweep_interval_s)
@@ -207,7 +209,10 @@ class Platform:
             log.warning(
                 "re-enqueued %d spooled messages from an earlier run", recovered
             )
-        host, port = addresses[0]
+        for index, actor in enumerate(self._ingest):
+            loop = _Loop(f"smtp.{index}", actor, args=(port,))
+            loop.ref = actor.run.remote(port)
+            self._loops.append(loop)
         return f"{host}:{port}"
 
     # -- run ---------------------------------------------------------------
@@ -227,9 +232,31 @@ class Platform:
             loop.restart_count += 1
             # A loop that fails at once must not spin: back off a little.
             time.sleep(min(5.0, 0.2 * loop.restart_count))
-            if loop.name == "store":
-                ray.get(loop.actor.start.remote())
-            loop.ref = loop.actor.run.remote()
+            try:
+                if loop.name == "store":
+                    ray.get(loop.actor.start.remote(), timeout=120)
+                loop.ref = loop.actor.run.remote(*loop.args)
+            except Exception as exc:
+                # Still restarting: the failed ref stays, so the next
+                # supervise() tries again.
+                log.error("%s not restarted yet: %r", loop.name, exc)
+
+    def runtime_status(self, timeout_s: float = 5.0) -> dict[str, Any]:
+        """Queue depths and every actor's counters, for ``mailray status``."""
+        names = list(self._queues)
+        depths = ray.get(
+            [self._queues[n].actor.qsize.remote() for n in names], timeout=timeout_s
+        )
+        stages: dict[str, Any] = {}
+        for loop in self._loops:
+            try:
+                stages[loop.name] = ray.get(
+                    loop.actor.stats.remote(), timeout=timeout_s
+                )
+            except Exception as exc:  # restarting: say so rather than fail
+                stages[loop.name] = {"error": repr(exc)}
+            stages[loop.name]["restarts"] = loop.restart_count
+        return {"queues": dict(zip(names, depths, strict=True)), "stages": stages}
 
     # -- stop --------------------------------------------------------------
 

@@ -1,51 +1,47 @@
-"""What ``mailray status`` reports about a running platform."""
+"""What ``mailray status`` reports about a running platform.
+
+The ``mailray up`` process, which holds the Ray connection, writes a
+snapshot of queue depths and per-actor counters next to its state file
+every couple of seconds; ``mailray status`` reads it and adds what storage
+knows (stored and dead-lettered messages, the serving model version). So
+status needs no Ray connection of its own.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import time
+from pathlib import Path
 from typing import Any
-
-import ray
 
 from cluster.config import Config
 from cluster.state import PlatformState
-from ingest import queues
 
 log = logging.getLogger("mailray.cluster")
 
 RECENT_DEAD_LETTERS = 5
 
 
+def snapshot_path(config: Config) -> Path:
+    return Path(config.pipeline.state_file).with_suffix(".status.json")
+
+
+def write_snapshot(path: Path, runtime: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"taken_at": time.time(), **runtime}, default=str))
+    os.replace(tmp, path)
+
+
 def collect_status(state: PlatformState, config: Config) -> dict[str, Any]:
     """Queue depths, per-stage counts, stored and dead-lettered totals."""
-    if not ray.is_initialized():
-        # A local cluster started by `mailray up` uses Ray's token auth; the
-        # token is in ~/.ray/auth_token, but a joining driver only sends it
-        # when the mode is set.
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
-        ray.init(
-            address=state.ray_address,
-            namespace=state.namespace,
-            log_to_driver=False,
-            configure_logging=False,
-        )
-    depths = {}
-    for name in queues.QUEUE_NAMES:
-        actor = ray.get_actor(queues.actor_name(name), namespace=state.namespace)
-        depths[name] = ray.get(actor.qsize.remote(), timeout=10)
-
-    stages: dict[str, Any] = {}
-    for name in sorted(ray.util.list_named_actors()):
-        if not name.startswith("mailray.") or name.startswith("mailray.queue."):
-            continue
-        actor = ray.get_actor(name, namespace=state.namespace)
-        stages[name.removeprefix("mailray.")] = ray.get(
-            actor.stats.remote(), timeout=10
-        )
-
+    try:
+        runtime = json.loads(snapshot_path(config).read_text())
+    except FileNotFoundError:
+        runtime = {"queues": {}, "stages": {}}
     versions: dict[str, int] = {}
-    for stats in stages.values():
+    for stats in runtime.get("stages", {}).values():
         for version, count in stats.get("model_versions", {}).items():
             versions[version] = versions.get(version, 0) + count
     return {
@@ -55,8 +51,9 @@ def collect_status(state: PlatformState, config: Config) -> dict[str, Any]:
             "imap": state.imap,
             "storage": state.storage_root,
         },
-        "queues": depths,
-        "stages": stages,
+        "snapshot_age_s": round(time.time() - runtime.get("taken_at", 0), 1),
+        "queues": runtime.get("queues", {}),
+        "stages": runtime.get("stages", {}),
         "serving_model_version": _serving_version(config),
         "model_versions_seen": versions,
         **_table_counts(config),

@@ -10,6 +10,7 @@ keeps sweeping the spool for messages a crashed stage may have dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from typing import Any
@@ -43,8 +44,10 @@ class IngestActor:
         self._store_ok = True
         self._counts = {"accepted": 0, "refused_busy": 0, "recovered": 0}
 
-    async def start(self) -> tuple[str, int]:
-        """Bind and serve; returns the bound address."""
+    async def start(self, port: int | None = None) -> tuple[str, int]:
+        """Bind and serve (on ``port`` instead of ``smtp.port`` if given, so
+        actors after the first share a port picked with ``smtp.port = 0``);
+        returns the bound address."""
         smtp = self._config.smtp
         addresses = [a for user in self._config.users for a in user.addresses]
         handler = IngestHandler(
@@ -67,7 +70,7 @@ class IngestActor:
         self._server = await loop.create_server(
             factory,
             host=smtp.host,
-            port=smtp.port,
+            port=smtp.port if port is None else port,
             reuse_port=smtp.actors > 1,
             family=socket.AF_INET,
         )
@@ -82,6 +85,17 @@ class IngestActor:
         if sweep_interval_s:
             self._sweeper = asyncio.create_task(self._sweep_forever(sweep_interval_s))
         return count
+
+    async def run(self, port: int | None = None) -> None:
+        """Serve until stopped; the platform re-issues it after a restart,
+        when the actor comes back without a listener (on ``port`` again)."""
+        if self._server is None:
+            await self.start(port)
+            if self._index == 0:
+                await self.recover(self._config.pipeline.sweep_interval_s)
+        assert self._server is not None
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._server.serve_forever()
 
     async def set_store_ok(self, ok: bool) -> None:
         """The store stage's health; while down, DATA answers 451 4.3.0."""

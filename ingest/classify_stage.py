@@ -16,6 +16,9 @@ from serve.classifier import APP_NAME as CLASSIFIER_APP
 
 class ClassifyStage(StageLoop):
     stage = "classify"
+    # Batches in flight at once: while one batch's verdicts come back and
+    # move on, the next is already filling the deployment's @serve.batch.
+    concurrency = 3
 
     def __init__(self, *args: Any, app_name: str = CLASSIFIER_APP) -> None:
         super().__init__(*args)

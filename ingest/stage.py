@@ -9,6 +9,7 @@ it goes to the store queue as a :class:`DeadLetter` with its error.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import logging
@@ -31,6 +32,7 @@ class StageLoop:
     """Base of the parse and classify stages; subclasses define ``process``."""
 
     stage = "stage"
+    concurrency = 1
 
     def __init__(
         self, config: PipelineConfig, inbox: Queue, outbox: Queue, store: Queue
@@ -52,8 +54,15 @@ class StageLoop:
         raise NotImplementedError
 
     async def run(self) -> None:
-        """Runs until :meth:`stop`; the platform calls it again after a restart."""
+        """Runs until :meth:`stop`; the platform calls it again after a restart.
+
+        ``concurrency`` batches are worked on at once, so a stage that waits
+        on another service (the classifier) keeps it busy between batches.
+        """
         self._stopping = False
+        await asyncio.gather(*(self._work() for _ in range(self.concurrency)))
+
+    async def _work(self) -> None:
         while not self._stopping:
             batch = self._due_retries()
             room = self._config.batch_size - len(batch)

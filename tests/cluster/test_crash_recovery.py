@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import smtplib
 import threading
 import time
@@ -103,3 +104,59 @@ def test_sigkill_of_whole_platform_loses_no_acknowledged_message(launch, tmp_pat
     assert all(len(q) == 1 for q in stored.values()), "stored a message twice"
     for index, queue_id in acknowledged.items():
         assert stored.get(index) == [queue_id], f"lost acknowledged message {index}"
+
+
+# RAY_AUTH_MODE must be set before Ray is imported: see the env below.
+KILL_ACTOR = """
+import sys, ray
+ray.init(address=sys.argv[1], namespace="mailray", log_to_driver=False)
+for name in sys.argv[2:]:
+    ray.kill(ray.get_actor(name), no_restart=False)
+"""
+
+
+def test_killed_stage_actors_are_restarted_and_lose_nothing(launch, tmp_path):
+    import subprocess
+    import sys
+
+    settings = platform_settings(
+        tmp_path, pipeline={"redeliver_after_s": 5, "sweep_interval_s": 2}
+    )
+    platform = launch(settings)
+    state = platform.wait_ready()
+    port = int(state.smtp.rsplit(":", 1)[1])
+
+    senders = [Sender(port, range(i, 200, 2)) for i in range(2)]
+    for sender in senders:
+        sender.start()
+    while sum(len(s.acknowledged) for s in senders) < 60:
+        time.sleep(0.05)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            KILL_ACTOR,
+            state.ray_address,
+            "mailray.parse.0",
+            "mailray.classify.0",
+            "mailray.store",
+        ],
+        env={**os.environ, "RAY_AUTH_MODE": "token"},
+        check=True,
+        timeout=120,
+    )
+    for sender in senders:
+        sender.join(timeout=120)
+
+    acknowledged = {i: q for s in senders for i, q in s.acknowledged.items()}
+    assert len(acknowledged) == 200
+    wait_for_rows(settings, "SELECT count(*) FROM messages", 200, timeout_s=300)
+    time.sleep(8)  # past redeliver_after_s: a duplicate would have landed
+    rows = (
+        connect(config_of(settings))
+        .sql("SELECT message_id, count(*) FROM messages GROUP BY message_id")
+        .fetchall()
+    )
+    assert len(rows) == 200
+    assert all(count == 1 for _, count in rows)
+    assert platform.proc.poll() is None
