@@ -16,10 +16,15 @@ if TYPE_CHECKING:
 async def idle(session: Session, cmd: Command) -> str:
     arity(cmd, 0)
     session.conn.write(b"+ idling\r\n")
+    # The continuation goes out on its own: some clients (getmail) read it
+    # through a buffer and then wait on the socket, missing an update that
+    # arrived in the same read.
+    await session.conn.drain()
     if session.selected is not None:
         await session.sync(allow_expunge=True)
-    await session.conn.drain()
+        await session.conn.drain()
 
+    session.ctx.idle_sessions += 1
     done = asyncio.ensure_future(session.conn.read_line())
     try:
         while True:
@@ -42,6 +47,7 @@ async def idle(session: Session, cmd: Command) -> str:
                 line = done.result()
                 break
     finally:
+        session.ctx.idle_sessions -= 1
         if not done.done():
             done.cancel()
             with contextlib.suppress(asyncio.CancelledError):

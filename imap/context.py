@@ -47,6 +47,8 @@ class ServerContext:
     objects: RawObjects
     hub: MailboxHub
     guard: LoginGuard
+    idle_sessions: int = 0
+    """Sessions in IDLE right now."""
     _db_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="imap-db")
     )

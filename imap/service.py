@@ -65,6 +65,10 @@ class ImapServer:
     def port(self) -> int:
         return self.listener.port
 
+    @property
+    def idle_sessions(self) -> int:
+        return self.ctx.idle_sessions
+
     async def start(self) -> int:
         await self.ctx.db(seed_users, self.store, self.config.users)
         self.pump.start()

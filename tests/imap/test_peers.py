@@ -162,10 +162,15 @@ def test_getmail_retrieves_then_idle_sees_new_mail(
         text=True,
     )
     try:
-        time.sleep(2.0)
+        wait_for(
+            lambda: imap_server.server.server.idle_sessions == 1,
+            timeout_s=60,
+            what="getmail to enter IDLE",
+        )
         imap_server.deliver(simple_message("during idle"))
         wait_for(
             lambda: "during idle" in _delivered_subjects(tmp_path / "delivered"),
+            timeout_s=60,
             what="getmail --idle to fetch the new message",
         )
     finally:
