@@ -30,6 +30,10 @@ def send(
     config: Annotated[
         Path | None, typer.Option("--config", help="TOML configuration file.")
     ] = None,
+    retry_for_s: Annotated[
+        float,
+        typer.Option("--retry-for", help="Seconds to keep retrying a 4xx reply."),
+    ] = 600.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Send messages over SMTP with a progress bar and a summary."""
@@ -82,6 +86,7 @@ def send(
             mail_from=mail_from,
             rcpt_tos=recipients,
             connections=connections,
+            retry_for_s=retry_for_s,
             on_done=advance,
         )
 

@@ -25,7 +25,7 @@ log = logging.getLogger("mailray.ingest")
 
 _EOL = re.compile(rb"\r?\n")
 _MBOX_SEPARATOR = re.compile(rb"(?:^|\n)From \S+", re.MULTILINE)
-TEMPORARY_RETRIES = 8
+MAX_BACKOFF_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +107,13 @@ def send_all(
     rcpt_tos: list[str],
     connections: int = 8,
     timeout_s: float = 60.0,
+    retry_for_s: float = 600.0,
     on_done: Callable[[Outgoing, str], None] | None = None,
 ) -> SendSummary:
-    """Send every message over ``connections`` concurrent SMTP sessions."""
+    """Send every message over ``connections`` concurrent SMTP sessions.
+
+    A temporary refusal (4xx, a dropped connection) is retried with backoff
+    for up to ``retry_for_s`` per message, as a queueing MTA would."""
     if connections < 1:
         raise ValueError(f"connections must be >= 1, got {connections}")
     todo: queue.SimpleQueue[Outgoing | None] = queue.SimpleQueue()
@@ -134,7 +138,13 @@ def send_all(
         client: smtplib.SMTP | None = None
         while (message := todo.get()) is not None:
             reply, client = _send_one(
-                client, message, host, port, mail_from, rcpt_tos, timeout_s
+                client,
+                message,
+                (host, port),
+                mail_from,
+                rcpt_tos,
+                timeout_s,
+                retry_for_s,
             )
             record(message, reply)
         if client is not None:
@@ -151,19 +161,21 @@ def send_all(
 def _send_one(
     client: smtplib.SMTP | None,
     message: Outgoing,
-    host: str,
-    port: int,
+    server: tuple[str, int],
     mail_from: str,
     rcpt_tos: list[str],
     timeout_s: float,
+    retry_for_s: float,
 ) -> tuple[str, smtplib.SMTP | None]:
     """One message, retried on 4xx; returns the final reply and the client."""
     data = to_crlf(message.data)
-    reply = "451 4.4.1 not sent"
-    for attempt in range(1, TEMPORARY_RETRIES + 1):
+    deadline = time.monotonic() + retry_for_s
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             if client is None:
-                client = smtplib.SMTP(host, port, timeout=timeout_s)
+                client = smtplib.SMTP(*server, timeout=timeout_s)
                 client.ehlo("mailray-send")
             reply = _transaction(client, mail_from, rcpt_tos, data)
         except (OSError, smtplib.SMTPException) as exc:
@@ -174,8 +186,10 @@ def _send_one(
         if not reply.startswith("4"):
             return reply, _reset(client)
         client = _reset(client)
-        time.sleep(min(5.0, 0.1 * 2**attempt))
-    return reply, client
+        delay_s = min(MAX_BACKOFF_S, 0.1 * 2**attempt)
+        if time.monotonic() + delay_s > deadline:
+            return reply, client
+        time.sleep(delay_s)
 
 
 def _transaction(
