@@ -66,6 +66,7 @@ class Platform:
     _ingest: list[Any] = field(default_factory=list)
     _loops: list[_Loop] = field(default_factory=list)
     _owns_ray: bool = False
+    _imap: Any = None
 
     # -- start -------------------------------------------------------------
 
@@ -171,16 +172,18 @@ class Platform:
             loop.ref = loop.actor.run.remote()
 
     def _start_imap(self) -> tuple[Any | None, str | None]:
-        """Start the IMAP actors; returns (delivery hook, endpoint).
+        """Start the IMAP actor; returns (delivery hook, endpoint).
 
         The delivery hook receives each durably stored batch as
-        ``list[ingest.types.StoredMessage]``: an actor handle with
-        ``deliver`` or a callable.
+        ``list[ingest.types.StoredMessage]``; the IMAP actor files each
+        message into its recipients' INBOX or Junk and wakes IDLE clients.
         """
-        # TODO(#4): start the IMAP server actors here and return their
-        # delivery handle and "host:port"; until then mail is stored and
-        # queryable but not delivered to mailboxes.
-        return None, None
+        from imap.service import start_imap
+
+        root = StorageRoot.from_config(self.config.storage)
+        handles = start_imap(self.config, root, num_cpus=0.25)
+        self._imap = handles.actor
+        return handles.actor, f"{handles.host}:{handles.port}"
 
     def _start_ingest(self) -> str:
         from ingest.actor import IngestActor
@@ -270,6 +273,9 @@ class Platform:
             if self._writer is not None:
                 stoppers.append(self._writer.stop.remote())
             ray.get(stoppers, timeout=60)
+            if self._imap is not None:
+                # After the writer: its last batch may still be delivering.
+                ray.get(self._imap.stop.remote(), timeout=30)
         except Exception as exc:
             # Whatever is unfinished is still in the spool for the next start.
             log.error("unclean stop: %r", exc)
