@@ -68,3 +68,27 @@ def build_store(root: StorageRoot, embedder: Embedder) -> dict[str, str]:
     write_messages(root, works)
     catch_up(root, embedder)
     return {n: w.queue_id for n, w in zip(names, works, strict=True)}
+
+
+def corpus_work(path: Path, label: int, index: int) -> ClassifiedWork:
+    """A corpus file as the store stage would see it, its verdict the truth."""
+    from datetime import UTC, datetime, timedelta
+
+    raw = path.read_bytes()
+    return ClassifiedWork(
+        received=ReceivedMessage(
+            queue_id=new_queue_id(),
+            mail_from="corpus@example.org",
+            rcpt_tos=("test@example.com",),
+            received_at=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=index),
+            peer="127.0.0.1",
+            raw=raw,
+        ),
+        parsed=parse_message(raw),
+        verdict=Verdict(
+            spam_score=float(label),
+            label="spam" if label else "ham",
+            model_version="truth",
+            threshold=0.5,
+        ),
+    )
