@@ -90,7 +90,6 @@ class SeaweedS3:
         self._wait_ready(timeout_s)
 
     def _wait_ready(self, timeout_s: float) -> None:
-        import boto3
 
         deadline = time.monotonic() + timeout_s
         last: Exception | None = None

@@ -46,9 +46,10 @@ def test_search_and_registry_survive_a_restart_of_the_s3_server(
     root = _root(seaweed)
     ids = build_store(root, embedder)
     assert VectorStore(root).count() == len(ids)
-    assert search(root, "overdue invoice", mode="hybrid", embedder=embedder)[
-        0
-    ].queue_id == (ids["invoice"])
+    assert (
+        search(root, "overdue invoice", mode="hybrid", embedder=embedder)[0].queue_id
+        == (ids["invoice"])
+    )
 
     bundled = bundled_versions()[-1]
     version = ModelRegistry(root, cache_dir=tmp_path / "cache-1").publish(
