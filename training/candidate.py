@@ -84,19 +84,21 @@ def build_candidate(
     new_labels: Sequence[FeedbackLabel],
     earlier_labels: Sequence[FeedbackLabel],
     flip_labels: bool = False,
+    skip_gate: bool = False,
 ) -> CandidateOutcome:
     """Train, gate and publish one candidate from ``parent_version``.
 
-    ``flip_labels`` inverts the feedback labels: the sabotage drill that
-    checks the gate and the canary stop a bad model.
+    Sabotage drills, checking that a bad model is stopped: ``flip_labels``
+    inverts the feedback labels it trains on (held-out feedback keeps the
+    users' labels), ``skip_gate`` lets it through a failed gate.
     """
     learning = config.learning
     started = time.monotonic()
     texts = feedback_texts(root, new_labels)
-    if flip_labels:
-        texts = [LabelledText(r.key, r.text, 1 - r.label) for r in texts]
     holdout = [r for r in texts if held_out(r.key, learning.holdout_fraction)]
     fresh = [r for r in texts if not held_out(r.key, learning.holdout_fraction)]
+    if flip_labels:
+        fresh = [LabelledText(r.key, r.text, 1 - r.label) for r in fresh]
     replay = read_dataset(root, REPLAY_SET)
     replay_source = "corpus"
     if not replay:
@@ -121,6 +123,10 @@ def build_candidate(
         candidate = SpamModel.load(folder, dtype=dtype, version="candidate")
         figures = evaluate_pair(stable, candidate, eval_rows, holdout)
         decision = gate.decide(gate_policy(config), **figures)
+        if skip_gate and not decision.passed:
+            decision = gate.GateDecision(
+                True, f"forced past the gate: {decision.reason}"
+            )
         gate_s = time.monotonic() - gate_started
 
         metrics: dict[str, Any] = {
@@ -149,6 +155,7 @@ def build_candidate(
                 "eval": len(eval_rows),
             },
             "flipped_labels": flip_labels,
+            "gate_skipped": skip_gate,
             "created_at": _now_iso(),
             "learning": learning.model_dump(mode="json"),
         }

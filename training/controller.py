@@ -101,12 +101,15 @@ class LearningLoop:
         config: Config,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         flip_labels: bool = False,
+        skip_gate: bool = False,
     ) -> None:
         self.config = config
         self.root = StorageRoot.from_config(config.storage)
         self.registry = ModelRegistry(self.root)
         self.clock = clock
+        # Sabotage drills only (see training.candidate.build_candidate).
         self.flip_labels = flip_labels
+        self.skip_gate = skip_gate
         self.last_action = "started"
         self.timings: dict[str, float] = {}
 
@@ -182,6 +185,7 @@ class LearningLoop:
                 new,
                 earlier,
                 flip_labels=self.flip_labels,
+                skip_gate=self.skip_gate,
             )
         except Exception as exc:
             # The serving model is untouched; the labels wait for a later run.
