@@ -1,0 +1,132 @@
+"""The store stage's vector indexing, off its critical path.
+
+After a Parquet batch is durable the store stage hands its ``messages``
+rows to :meth:`VectorIndexer.submit`, which never waits: a background task
+embeds and upserts them batch by batch on a worker thread. Nothing here can
+lose or hold up a message, because the Parquet tables are the record:
+
+- when embedding or writing fails, the batch is dropped, the failure
+  logged, and the indexer marks itself behind;
+- when more than ``max_backlog_batches`` wait, new ones are dropped the
+  same way rather than held in memory;
+- while behind, each idle ``catch_up_interval_s`` it runs
+  :func:`storage.indexing.catch_up`, which indexes whatever the tables hold
+  and the vector table lacks.
+
+TODO(#6): the embedding should come from the classifier replica's own
+forward pass (adapters disabled, see ``serve.embedding``); today the store
+actor loads the base encoder itself, a second copy of MiniLM on that node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from storage.root import StorageRoot
+
+log = logging.getLogger("mailray.storage")
+
+
+@dataclass(frozen=True)
+class IndexerSettings:
+    embedding_max_tokens: int = 128
+    max_backlog_batches: int = 20
+    catch_up_interval_s: float = 30.0
+    ann_min_rows: int = 50_000
+    fts_refresh_rows: int = 1_000
+
+
+class VectorIndexer:
+    def __init__(self, root: StorageRoot, settings: IndexerSettings | None = None):
+        self._root = root
+        self._settings = settings or IndexerSettings()
+        self._pending: deque[list[dict[str, Any]]] = deque()
+        self._wake = asyncio.Event()
+        self._behind = True  # a fresh start may follow a crash: check once
+        self._counts = {"indexed": 0, "failed_batches": 0, "dropped_batches": 0}
+        self._store: Any = None
+        self._embedder: Any = None
+
+    def submit(self, rows: list[dict[str, Any]]) -> None:
+        """Queue durable ``messages`` rows for indexing; never blocks."""
+        if not rows:
+            return
+        if len(self._pending) >= self._settings.max_backlog_batches:
+            self._counts["dropped_batches"] += 1
+            self._behind = True
+            log.warning(
+                "%s vector indexing backlog full; %d messages left for catch-up",
+                rows[0]["queue_id"],
+                len(rows),
+            )
+            return
+        self._pending.append(rows)
+        self._wake.set()
+
+    def stats(self) -> dict[str, Any]:
+        return {**self._counts, "pending_batches": len(self._pending)}
+
+    async def run(self) -> None:
+        """Index until cancelled."""
+        while True:
+            # Woken by new work, or by the clock while behind.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._wake.wait(), self._settings.catch_up_interval_s
+                )
+            self._wake.clear()
+            while self._pending:
+                rows = self._pending.popleft()
+                try:
+                    self._counts["indexed"] += await asyncio.to_thread(
+                        self._index, rows
+                    )
+                except Exception as exc:
+                    self._counts["failed_batches"] += 1
+                    self._behind = True
+                    log.error(
+                        "%s vector indexing of %d messages failed; catch-up "
+                        "will retry: %r",
+                        rows[0]["queue_id"],
+                        len(rows),
+                        exc,
+                    )
+            if self._behind and not self._pending:
+                try:
+                    added = await asyncio.to_thread(self._catch_up)
+                    self._counts["indexed"] += added
+                    self._behind = False
+                except Exception as exc:
+                    log.error("vector catch-up failed; retry later: %r", exc)
+
+    def _ready(self) -> tuple[Any, Any]:
+        if self._store is None:
+            from serve.embedding import shared_embedder
+            from storage.vectors import IndexPolicy, VectorStore
+
+            policy = IndexPolicy(
+                ann_min_rows=self._settings.ann_min_rows,
+                fts_refresh_rows=self._settings.fts_refresh_rows,
+            )
+            self._embedder = shared_embedder(self._settings.embedding_max_tokens)
+            self._store = VectorStore(self._root, policy)
+        return self._store, self._embedder
+
+    def _index(self, rows: list[dict[str, Any]]) -> int:
+        from storage.indexing import index_messages
+
+        store, embedder = self._ready()
+        written = index_messages(store, embedder, rows)
+        store.maintain()
+        return written
+
+    def _catch_up(self) -> int:
+        from storage.indexing import catch_up
+
+        store, embedder = self._ready()
+        return catch_up(self._root, embedder, store)

@@ -1,0 +1,79 @@
+"""The store stage's vector indexer: never blocks, never loses, catches up."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from storage import schema
+from storage.root import StorageRoot
+from storage.vector_indexer import IndexerSettings, VectorIndexer
+from storage.vectors import VectorStore
+from tests.search.store import fixture_work, write_messages
+
+NAMES = ("pills", "meeting", "invoice", "hiking", "loan", "review")
+
+
+async def _run_until(indexer: VectorIndexer, root: StorageRoot, rows: int) -> None:
+    task = asyncio.create_task(indexer.run())
+    try:
+        for _ in range(600):
+            if VectorStore(root).count() >= rows:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"not indexed: {indexer.stats()}")
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+@pytest.fixture
+def stored(tmp_path, embedder):
+    root = StorageRoot(url=str(tmp_path / "store"))
+    works = [fixture_work(n) for n in NAMES]
+    write_messages(root, works)
+    return root, [schema.message_row(w) for w in works]
+
+
+async def test_submitted_rows_are_embedded_and_searchable(stored):
+    from storage.search import search
+
+    root, rows = stored
+    indexer = VectorIndexer(root, IndexerSettings(catch_up_interval_s=60))
+    indexer.submit(rows[:3])
+    indexer.submit(rows[3:])
+    await _run_until(indexer, root, len(rows))
+    hits = search(root, "overdue invoice", mode="text")
+    assert hits[0].queue_id == rows[NAMES.index("invoice")]["queue_id"]
+
+
+async def test_a_full_backlog_drops_batches_that_catch_up_indexes_later(stored):
+    root, rows = stored
+    indexer = VectorIndexer(
+        root, IndexerSettings(max_backlog_batches=1, catch_up_interval_s=0.2)
+    )
+    for row in rows:
+        indexer.submit([row])
+    assert indexer.stats()["dropped_batches"] == len(rows) - 1
+    await _run_until(indexer, root, len(rows))
+    assert VectorStore(root).queue_ids() == {r["queue_id"] for r in rows}
+
+
+async def test_a_failed_batch_is_retried_by_catch_up(stored, monkeypatch):
+    root, rows = stored
+    indexer = VectorIndexer(root, IndexerSettings(catch_up_interval_s=0.2))
+    real_index = indexer._index
+    calls = []
+
+    def failing_once(batch):
+        calls.append(len(batch))
+        if len(calls) == 1:
+            raise OSError("object store unreachable")
+        return real_index(batch)
+
+    monkeypatch.setattr(indexer, "_index", failing_once)
+    indexer.submit(rows)
+    await _run_until(indexer, root, len(rows))
+    assert indexer.stats()["failed_batches"] == 1
