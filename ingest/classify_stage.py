@@ -31,7 +31,10 @@ class ClassifyStage(StageLoop):
             handle = self._get_handle()
         except Exception as exc:  # Serve not up yet: every item retries
             return [exc] * len(batch)
-        calls = [handle.classify_text.remote(work.text) for work in batch]
+        # The queue id routes the message during a canary (issue #5).
+        calls = [
+            handle.classify_text.remote(work.text, work.queue_id) for work in batch
+        ]
         verdicts = await asyncio.gather(*calls, return_exceptions=True)
         results: list[Any] = []
         for work, verdict in zip(batch, verdicts, strict=True):

@@ -9,8 +9,8 @@ and scored on a worker thread, never on the replica's event loop.
 Callers in the cluster use the handle::
 
     handle = serve.get_app_handle(APP_NAME)
-    verdict = await handle.classify.remote(raw_bytes)
-    verdict = await handle.classify_text.remote(model_text)
+    verdict = await handle.classify.remote(raw_bytes, queue_id)
+    verdict = await handle.classify_text.remote(model_text, queue_id)
 
 and anything else HTTP: ``POST /classify`` with the raw message as body.
 """
@@ -105,9 +105,14 @@ class Classifier:
     """Scores messages with one model version; batched, off the event loop."""
 
     def __init__(self, config: Config) -> None:
+        from serve.replica_models import ReplicaModels
+
         settings = config.classifier
         self._max_bytes = settings.max_message_bytes
-        self._model = load_serving_model(config)
+        # Stable model, plus the candidate during a canary (issue #5): they
+        # follow models/rollout.json, swapped in without dropping requests.
+        self._models = ReplicaModels(config)
+        self._model = self._models.pair.stable
         version = self._model.version
         # One thread: torch already uses every core for one batch.
         self._model_thread = ThreadPoolExecutor(1, thread_name_prefix="model")
@@ -125,30 +130,38 @@ class Classifier:
         )
 
     def check_health(self) -> None:
-        if self._model is None:
+        if self._models.pair.stable is None:
             raise RuntimeError("no model loaded")
 
-    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
-    async def _score_batch(self, texts: list[str]) -> list[Verdict]:
-        loop = asyncio.get_running_loop()
-        scores = await loop.run_in_executor(
-            self._model_thread, self._model.predict, texts, len(texts)
-        )
-        model = self._model
-        return [verdict_for(s, model.version, model.threshold) for s in scores]
+    async def reconfigure(self, user_config: dict) -> None:
+        """Serve's ``user_config``: a rollout state, applied off the loop."""
+        await asyncio.to_thread(self._models.apply_user_config, user_config)
 
-    async def classify(self, raw: bytes) -> Verdict:
-        """The verdict for a raw RFC 822 message."""
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
+    async def _score_batch(
+        self, texts: list[str], keys: list[str | None]
+    ) -> list[Verdict]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._model_thread, self._models.score, texts, keys
+        )
+
+    async def classify(self, raw: bytes, key: str | None = None) -> Verdict:
+        """The verdict for a raw RFC 822 message.
+
+        ``key`` (the queue id) routes the message during a canary; without
+        one, a hash of the message's text does.
+        """
         check_size(raw, self._max_bytes)
         loop = asyncio.get_running_loop()
         text = await loop.run_in_executor(self._parse_threads, message_text, bytes(raw))
-        return await self._score_batch(text)
+        return await self._score_batch(text, key)
 
-    async def classify_text(self, text: str) -> Verdict:
+    async def classify_text(self, text: str, key: str | None = None) -> Verdict:
         """The verdict for a text already made by ``serve.text.model_text``."""
         if not isinstance(text, str):
             raise BadMessageError(f"text must be str, not {type(text).__name__}", 400)
-        return await self._score_batch(text)
+        return await self._score_batch(text, key)
 
     @http.post("/")
     async def classify_http(self, request: Request) -> JSONResponse:

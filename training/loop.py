@@ -87,6 +87,13 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
 
     spec = NetworkSpec.from_json(config["spec"])
     net = build_network(spec, seed=config["seed"])
+    if config.get("init_weights"):
+        # Continuous training starts from the serving version's adapters.
+        from safetensors.torch import load as load_weights
+
+        from training.finetune import load_trainable
+
+        load_trainable(net, load_weights(config["init_weights"]))
     model = prepare_model(net) if world > 1 else net
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config["learning_rate"], weight_decay=0.01)

@@ -27,6 +27,7 @@ from storage.registry import ModelRegistry
 from training.corpus import Example, content_hash, select, walk_corpus
 from training.dataset import encode, texts_of
 from training.errors import TrainingError
+from training.labelled import snapshot_corpus
 from training.loop import train_loop_per_worker
 from training.metrics import pick_threshold, report, threshold_table
 from training.split import SPLIT_RULE
@@ -164,6 +165,8 @@ def train(
     )
 
     texts = dict(zip((e.path for e in examples), texts_of(examples), strict=True))
+    # The gate's fixed set and the replay set of continuous training (#5).
+    snapshot_corpus(registry.root, examples, texts)
     spec = NetworkSpec(
         max_tokens=training.max_tokens, lora_first_layer=training.lora_first_layer
     )
