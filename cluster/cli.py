@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "cluster.commands",
     "ingest.commands",
     "storage.commands",
+    "storage.search_commands",
     "training.commands",
     "serve.commands",
     "imap.commands",

@@ -222,6 +222,22 @@ class LearningConfig(_Section):
         return self
 
 
+class SearchConfig(_Section):
+    """The vector table ``lance/messages`` and its indexing (see storage.vectors)."""
+
+    enabled: bool = True
+    """The store stage embeds and indexes each stored batch in the background."""
+    embedding_max_tokens: int = Field(default=128, ge=8, le=512)
+    """Tokens of subject + body the base encoder sees; bounds the cost."""
+    ann_min_rows: int = Field(default=50_000, ge=1)
+    """Build the IVF_PQ vector index once the table has this many rows."""
+    fts_refresh_rows: int = Field(default=1_000, ge=1)
+    """Fold unindexed rows into the full-text index past this many."""
+    max_backlog_batches: int = Field(default=20, ge=1)
+    """Stored batches waiting for embedding; past it, catch-up indexes them."""
+    catch_up_interval_s: float = Field(default=30.0, gt=0)
+
+
 class UserConfig(_Section):
     """A mailbox owner."""
 
@@ -251,6 +267,7 @@ class Config(BaseSettings):
     classifier: ClassifierConfig = ClassifierConfig()
     pipeline: PipelineConfig = PipelineConfig()
     training: TrainingConfig = TrainingConfig()
+    search: SearchConfig = SearchConfig()
     learning: LearningConfig = LearningConfig()
     users: tuple[UserConfig, ...] = (
         UserConfig(

@@ -125,6 +125,10 @@ class Platform:
         serve.start(http_options={"host": http.host, "port": http.port})
         run_app(self.config)
         _wait_for_app(APP_NAME, timeout_s=600.0)
+        from serve import api
+
+        api.run_app(self.config)
+        _wait_for_app(api.APP_NAME, timeout_s=600.0)
         return f"http://{http.host}:{http.port}"
 
     def _start_pipeline(self) -> None:

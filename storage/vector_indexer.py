@@ -25,9 +25,12 @@ import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storage.root import StorageRoot
+
+if TYPE_CHECKING:
+    from cluster.config import SearchConfig
 
 log = logging.getLogger("mailray.storage")
 
@@ -39,6 +42,16 @@ class IndexerSettings:
     catch_up_interval_s: float = 30.0
     ann_min_rows: int = 50_000
     fts_refresh_rows: int = 1_000
+
+    @classmethod
+    def from_config(cls, search: SearchConfig) -> IndexerSettings:
+        return cls(
+            embedding_max_tokens=search.embedding_max_tokens,
+            max_backlog_batches=search.max_backlog_batches,
+            catch_up_interval_s=search.catch_up_interval_s,
+            ann_min_rows=search.ann_min_rows,
+            fts_refresh_rows=search.fts_refresh_rows,
+        )
 
 
 class VectorIndexer:

@@ -32,6 +32,7 @@ from storage import schema
 from storage.objects import AttachmentStore, RawStore
 from storage.root import StorageRoot
 from storage.tables import Tables
+from storage.vector_indexer import IndexerSettings, VectorIndexer
 
 log = logging.getLogger("mailray.storage")
 
@@ -39,6 +40,9 @@ log = logging.getLogger("mailray.storage")
 # whose ``deliver`` method does.
 Delivery = Any
 DELIVERY_ATTEMPTS = 5
+COMPACTION_GRACE_S = 120.0
+"""How long files a compaction superseded stay for queries that listed them."""
+GARBAGE_INTERVAL_S = 30.0
 
 
 @dataclass
@@ -80,9 +84,17 @@ class StoreWriter:
         }
         self._busy_s = 0.0
         self._cpu_s = 0.0
+        self._garbage_at_s = 0.0
+        # Search vectors, embedded in the background after each durable flush.
+        self._vectors: VectorIndexer | None = None
+        self._vectors_task: asyncio.Task | None = None
+        if config.search.enabled:
+            self._vectors = VectorIndexer(
+                self._root, IndexerSettings.from_config(config.search)
+            )
 
     async def start(self) -> int:
-        """Finish interrupted compactions and load stored ids; returns count."""
+        """Clean up after old compactions and load stored ids; returns count."""
         await asyncio.to_thread(self._load_state)
         return len(self._stored)
 
@@ -95,6 +107,8 @@ class StoreWriter:
 
     async def run(self) -> None:
         self._stopping = False
+        if self._vectors is not None and self._vectors_task is None:
+            self._vectors_task = asyncio.create_task(self._vectors.run())
         while not self._stopping:
             wait_s = self._pipeline.flush_interval_s
             if self._oldest_s is not None:
@@ -147,6 +161,8 @@ class StoreWriter:
         self._counts["dead_letters"] += len(job.items) - len(stored)
         self._counts["flushes"] += 1
         await asyncio.to_thread(self._after_flush, job)
+        if stored and self._vectors is not None:
+            self._vectors.submit([schema.message_row(w) for w in stored])
         if stored:
             await self._deliver([stored_message(w) for w in stored])
 
@@ -180,10 +196,7 @@ class StoreWriter:
         return time.monotonic() - self._oldest_s >= self._pipeline.flush_interval_s
 
     def _load_state(self) -> None:
-        for name in schema.SCHEMAS:
-            removed = self._tables.finish_compactions(name)
-            if removed:
-                log.warning("finished an interrupted compaction of %s", name)
+        self._collect_garbage()
         self._stored = self._tables.column_values(
             "messages", "queue_id"
         ) | self._tables.column_values("dead_letters", "queue_id")
@@ -204,6 +217,17 @@ class StoreWriter:
             self._tables.write(name, partition, table)
             job.files_done.add((name, partition))
 
+    def _collect_garbage(self) -> None:
+        for name in schema.SCHEMAS:
+            try:
+                removed = self._tables.collect_garbage(name, COMPACTION_GRACE_S)
+            except Exception as exc:  # an optimisation; next time then
+                log.warning("cleaning up after compaction of %s: %r", name, exc)
+                continue
+            if removed:
+                log.info("removed %d compacted-away files of %s", removed, name)
+        self._garbage_at_s = time.monotonic()
+
     def _after_flush(self, job: _FlushJob) -> None:
         queue_ids = [item.queue_id for item in job.items]
         self._stored.update(queue_ids)
@@ -215,6 +239,8 @@ class StoreWriter:
                 )
             except Exception as exc:  # compaction is an optimisation; retry later
                 log.warning("compaction of %s/%s failed: %r", name, partition, exc)
+        if time.monotonic() - self._garbage_at_s >= GARBAGE_INTERVAL_S:
+            self._collect_garbage()
 
     async def _set_health(self, healthy: bool) -> None:
         if healthy == self._healthy:
