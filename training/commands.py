@@ -10,8 +10,11 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
+    from training.model_commands import model_app
+
     app.command("train")(train_command)
     app.command("eval")(eval_command)
+    app.add_typer(model_app, name="model")
 
 
 def _registry(config):

@@ -71,7 +71,3 @@ def rollback_command(config_path: ConfigOption = None) -> None:
     except ValueError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(model_app, name="model")
