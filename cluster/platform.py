@@ -2,6 +2,7 @@
 
     Ray -> Serve + classifier -> queues -> store writer -> parse/classify
     stages -> IMAP (delivery hook) -> SMTP ingest (recovers the spool)
+    -> learning controller (fine-tunes from Junk moves, canaries, promotes)
 
 Stages run as async Ray actors with fractional CPUs and are restarted by Ray
 if they die; :meth:`Platform.supervise` re-issues their run loops. Anything
@@ -77,6 +78,7 @@ class Platform:
         delivery, imap = self._start_imap()
         ray.get(self._writer.set_delivery.remote(delivery))
         smtp = self._start_ingest()
+        self._start_learning()
 
         root = StorageRoot.from_config(self.config.storage)
         self.endpoints = Endpoints(
@@ -221,6 +223,25 @@ class Platform:
             loop.ref = actor.run.remote(port)
             self._loops.append(loop)
         return f"{host}:{port}"
+
+    def _start_learning(self) -> None:
+        """The training controller in the background (issue #5)."""
+        if not self.config.learning.enabled:
+            return
+        from training.controller import ACTOR_NAME, LearningController
+
+        actor = (
+            ray.remote(LearningController)
+            .options(
+                name=ACTOR_NAME,
+                num_cpus=self.config.pipeline.stage_num_cpus,
+                max_restarts=-1,
+            )
+            .remote(self.config)
+        )
+        loop = _Loop("learning", actor)
+        loop.ref = actor.run.remote()
+        self._loops.append(loop)
 
     # -- run ---------------------------------------------------------------
 

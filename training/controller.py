@@ -336,6 +336,10 @@ class LearningController:
     async def status(self) -> dict[str, Any]:
         return await asyncio.to_thread(self.loop.status)
 
+    async def stats(self) -> dict[str, Any]:
+        """What ``mailray status`` shows for this loop."""
+        return await self.status()
+
     async def promote(self) -> str:
         return await asyncio.to_thread(self._locked, self.loop.promote)
 
