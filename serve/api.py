@@ -6,6 +6,13 @@
 
 Both answer ``{"hits": [...]}``, each hit as ``SearchHit.to_json()``; bad
 arguments get 400 with ``{"error": ...}``, an unknown queue id 404.
+
+The model rollout (issue #5), as ``mailray model`` shows and controls it:
+
+    GET  /api/model/status       serving version, canary phase and fraction
+    GET  /api/model/history[?limit=N]   {"events": [...]}, newest first
+    POST /api/model/promote      409 when no candidate is in canary
+    POST /api/model/rollback
 Embedding a query is model work, so it runs on a worker thread, never on
 the replica's event loop.
 
@@ -51,6 +58,7 @@ class Api:
         from serve.embedding import shared_embedder
 
         self._root = StorageRoot.from_config(config.storage)
+        self._config = config
         self._embedder = shared_embedder(max_tokens=embedding_max_tokens)
         # One thread: torch already uses every core for one query.
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="search")
@@ -109,6 +117,44 @@ class Api:
         except ValueError as exc:
             return _error(400, str(exc))
         return JSONResponse({"hits": [h.to_json() for h in hits]})
+
+    # -- the model rollout (issue #5) ------------------------------------------
+
+    def _learning(self):
+        from training.controller import LearningLoop
+
+        return LearningLoop(self._config)
+
+    @http.get("/model/status")
+    async def model_status_route(self) -> JSONResponse:
+        status = await asyncio.to_thread(lambda: self._learning().status())
+        status.pop("last_action", None)
+        return JSONResponse(status)
+
+    @http.get("/model/history")
+    async def model_history_route(self, limit: int = Query(default=50)) -> JSONResponse:
+        from training.events import history
+
+        if not 1 <= limit <= 1000:
+            return _error(400, f"limit must be within 1..1000, got {limit}")
+        events = await asyncio.to_thread(history, self._root, limit)
+        return JSONResponse({"events": events})
+
+    @http.post("/model/promote")
+    async def model_promote_route(self) -> JSONResponse:
+        return await self._model_action("promote")
+
+    @http.post("/model/rollback")
+    async def model_rollback_route(self) -> JSONResponse:
+        return await self._model_action("rollback")
+
+    async def _model_action(self, action: str) -> JSONResponse:
+        learning = self._learning()
+        try:
+            done = await asyncio.to_thread(getattr(learning, action))
+        except ValueError as exc:
+            return _error(409, str(exc))
+        return JSONResponse({"result": done, **learning.state().to_json()})
 
 
 def build_app(config: Config, num_cpus: float = 0.25) -> serve.Application:
