@@ -20,6 +20,7 @@ import duckdb
 from cluster.config import Config, StorageConfig
 from storage import schema
 from storage.root import StorageRoot
+from storage.tables import Tables
 
 log = logging.getLogger("mailray.storage")
 
@@ -54,10 +55,21 @@ def table_names(root: StorageRoot) -> list[str]:
 def _create_view(con: duckdb.DuckDBPyConnection, root: StorageRoot, name: str) -> None:
     ident = '"' + name.replace('"', '""') + '"'
     if _has_files(root, name):
-        glob = root.url_of("tables", name, "**", "*.parquet").replace("'", "''")
+        glob = _quote(root.url_of("tables", name, "**", "*.parquet"))
+        source = (
+            f"read_parquet({glob}, hive_partitioning = true, "
+            "union_by_name = true, filename = '__file')"
+        )
+        # Files a compaction has merged stay on disk for a grace period;
+        # skip them so no row is counted twice.
+        superseded = Tables(root).superseded(name)
+        where = ""
+        if superseded:
+            prefix = "s3://" if not root.is_local else ""
+            names = ", ".join(_quote(prefix + p) for p in sorted(superseded))
+            where = f" WHERE __file NOT IN ({names})"
         con.execute(
-            f"CREATE VIEW {ident} AS SELECT * FROM read_parquet('{glob}', "
-            "hive_partitioning = true, union_by_name = true)"
+            f"CREATE VIEW {ident} AS SELECT * EXCLUDE (__file) FROM {source}{where}"
         )
         return
     known = schema.SCHEMAS.get(name)
@@ -69,6 +81,10 @@ def _create_view(con: duckdb.DuckDBPyConnection, root: StorageRoot, name: str) -
     con.execute(
         f"CREATE VIEW {ident} AS SELECT *, NULL::DATE AS date FROM __empty_{name}"
     )
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _has_files(root: StorageRoot, name: str) -> bool:

@@ -2,8 +2,9 @@
 
 Files are written whole (see :mod:`storage.files`). Compaction merges a
 partition's small files into one ``c-*.parquet`` whose metadata lists the
-files it replaces; the sources are deleted afterwards, and a compaction cut
-short by a crash is finished at the next start by :meth:`finish_compactions`.
+files it supersedes. Views skip superseded files by name, and the files
+themselves are deleted only a grace period later, so a query running while
+a compaction happens never finds a listed file gone.
 """
 
 from __future__ import annotations
@@ -78,39 +79,71 @@ class Tables:
         return values
 
     def compact(self, name: str, partition: str, min_files: int) -> int:
-        """Merge the partition into one file if it has ``min_files``; returns
-        the number of files replaced."""
+        """Merge the partition's live files into one if there are
+        ``min_files``; returns how many files the new one supersedes.
+
+        The superseded files stay for a while (see :meth:`collect_garbage`)
+        so a query that listed them a moment ago can still read them; views
+        skip them by name (:meth:`superseded`)."""
         paths = self.files(name, partition)
-        if len(paths) < min_files:
+        superseded = self._superseded_in(paths)
+        live = [p for p in paths if p.rsplit("/", 1)[-1] not in superseded]
+        if len(live) < min_files:
             return 0
         merged = pa.concat_tables(
-            [self.read(p) for p in paths], promote_options="default"
+            [self.read(p) for p in live], promote_options="default"
         )
-        sources = [p.rsplit("/", 1)[-1] for p in paths]
+        # Everything already superseded stays listed, so dropping an older
+        # compacted file later never brings its own sources back to life.
+        sources = sorted({p.rsplit("/", 1)[-1] for p in live} | superseded)
         merged = merged.replace_schema_metadata(
             {**(merged.schema.metadata or {}), _SOURCES_KEY: json.dumps(sources)}
         )
         self.write(name, partition, merged, prefix=_COMPACTED_PREFIX)
-        self._remove(paths)
-        log.info("compacted %s/%s: %d files", name, partition, len(paths))
-        return len(paths)
+        log.info("compacted %s/%s: %d files", name, partition, len(live))
+        return len(live)
 
-    def finish_compactions(self, name: str) -> int:
-        """Delete sources a crashed compaction left next to its result."""
+    def superseded(self, name: str) -> set[str]:
+        """Paths of files that a compacted file already holds."""
+        out: set[str] = set()
+        for partition in self.partitions(name):
+            paths = self.files(name, partition)
+            by_name = {p.rsplit("/", 1)[-1]: p for p in paths}
+            out.update(by_name[n] for n in self._superseded_in(paths) if n in by_name)
+        return out
+
+    def collect_garbage(self, name: str, min_age_s: float = 0.0) -> int:
+        """Delete superseded files whose compacted file is ``min_age_s`` old
+        (0: all of them, as at start-up after a crash); returns the count."""
         removed = 0
+        now = time.time()
         for partition in self.partitions(name):
             paths = self.files(name, partition)
             present = {p.rsplit("/", 1)[-1]: p for p in paths}
             for path in paths:
-                if not path.rsplit("/", 1)[-1].startswith(_COMPACTED_PREFIX):
+                filename = path.rsplit("/", 1)[-1]
+                if not filename.startswith(_COMPACTED_PREFIX):
                     continue
-                with self.root.fs.open(path, "rb") as f:
-                    metadata = pq.read_schema(f).metadata or {}
-                sources = json.loads(metadata.get(_SOURCES_KEY, b"[]"))
-                leftovers = [present[s] for s in sources if s in present]
+                if now - _written_at_s(filename) < min_age_s:
+                    continue
+                leftovers = [present[s] for s in self._sources(path) if s in present]
                 self._remove(leftovers)
+                for source in leftovers:
+                    present.pop(source.rsplit("/", 1)[-1], None)
                 removed += len(leftovers)
         return removed
+
+    def _superseded_in(self, paths: list[str]) -> set[str]:
+        names: set[str] = set()
+        for path in paths:
+            if path.rsplit("/", 1)[-1].startswith(_COMPACTED_PREFIX):
+                names.update(self._sources(path))
+        return names
+
+    def _sources(self, path: str) -> list[str]:
+        with self.root.fs.open(path, "rb") as f:
+            metadata = pq.read_schema(f).metadata or {}
+        return json.loads(metadata.get(_SOURCES_KEY, b"[]"))
 
     def _remove(self, paths: list[str]) -> None:
         for path in paths:
@@ -118,3 +151,11 @@ class Tables:
                 self.root.fs.rm_file(path)
             except FileNotFoundError:
                 continue
+
+
+def _written_at_s(filename: str) -> float:
+    """The write time encoded in a file name (``<prefix><ns>-<id>.parquet``)."""
+    try:
+        return int(filename[len(_COMPACTED_PREFIX) :].split("-", 1)[0]) / 1e9
+    except ValueError:
+        return 0.0

@@ -1,7 +1,4 @@
-import json
-
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from storage.root import StorageRoot
 from storage.sql import connect
@@ -12,21 +9,38 @@ def _table(ids):
     return pa.table({"queue_id": ids})
 
 
-def test_interrupted_compaction_is_finished_at_start(tmp_path):
+def test_compaction_keeps_sources_until_grace_and_views_skip_them(tmp_path):
     root = StorageRoot(url=str(tmp_path))
     tables = Tables(root)
-    sources = [tables.write("messages", "date=2024-01-01", _table([i])) for i in "ab"]
-    merged = pa.concat_tables([pq.read_table(p) for p in sources])
-    names = [p.rsplit("/", 1)[-1] for p in sources]
-    merged = merged.replace_schema_metadata(
-        {b"mailray.compacted_from": json.dumps(names)}
-    )
-    # The crash: the compacted file is written, the sources are still there.
-    tables.write("messages", "date=2024-01-01", merged, prefix="c-")
-    assert tables.column_values("messages", "queue_id") == {"a", "b"}
+    for queue_id in "abc":
+        tables.write("messages", "date=2024-01-01", _table([queue_id]))
+    assert tables.compact("messages", "date=2024-01-01", min_files=3) == 3
 
-    assert tables.finish_compactions("messages") == 2
+    # A query listing files right now can still open the merged ones...
+    assert len(tables.files("messages", "date=2024-01-01")) == 4
+    assert len(tables.superseded("messages")) == 3
+    # ...and views count each row once.
+    assert connect(root).sql("SELECT count(*) FROM messages").fetchone() == (3,)
+
+    assert tables.collect_garbage("messages", min_age_s=3600) == 0
+    assert tables.collect_garbage("messages") == 3
     assert len(tables.files("messages", "date=2024-01-01")) == 1
+    assert connect(root).sql("SELECT count(*) FROM messages").fetchone() == (3,)
+
+
+def test_recompaction_keeps_older_sources_superseded(tmp_path):
+    tables = Tables(StorageRoot(url=str(tmp_path)))
+    for queue_id in "ab":
+        tables.write("messages", "date=2024-01-01", _table([queue_id]))
+    tables.compact("messages", "date=2024-01-01", min_files=2)
+    for queue_id in "cd":
+        tables.write("messages", "date=2024-01-01", _table([queue_id]))
+    assert tables.compact("messages", "date=2024-01-01", min_files=3) == 3
+
+    # The first compacted file and all four batch files are superseded.
+    assert len(tables.superseded("messages")) == 5
+    rows = connect(tables.root).sql("SELECT queue_id FROM messages").fetchall()
+    assert sorted(r[0] for r in rows) == ["a", "b", "c", "d"]
 
 
 def test_empty_root_still_answers_queries(tmp_path):
