@@ -85,3 +85,28 @@ def give_feedback(root: StorageRoot, labels: dict[str, str], user: str = USER):
             for queue_id, label in labels.items()
         ]
     )
+
+
+def publish_copy(registry, tmp_path: Path, version: str, threshold: float) -> str:
+    """The bootstrap network under another version name and threshold."""
+    import json
+    import shutil
+
+    from storage.registry import BUNDLED_DIR, bundled_versions
+
+    folder = tmp_path / version
+    shutil.copytree(BUNDLED_DIR / bundled_versions()[-1], folder)
+    spec = json.loads((folder / "model.json").read_text())
+    spec["threshold"] = threshold
+    (folder / "model.json").write_text(json.dumps(spec))
+    return registry.publish(folder, metrics={}, lineage={}, version=version)
+
+
+def send(smtp: str, raws: list[bytes], to: str = USER) -> None:
+    """Deliver over SMTP, as any sender would."""
+    import smtplib
+
+    host, _, port = smtp.rpartition(":")
+    with smtplib.SMTP(host, int(port), timeout=60) as client:
+        for raw in raws:
+            client.sendmail("sender@outside.example", [to], raw)

@@ -55,9 +55,17 @@ def _name(rng: random.Random) -> str:
 
 
 def _message(
-    sender: str, address: str, to: str, subject: str, body: str, rng: random.Random
+    sender: str,
+    address: str,
+    to: str,
+    subject: str,
+    body: str,
+    batch: str | None = None,
 ) -> bytes:
     message = EmailMessage()
+    if batch:
+        # For the test's IMAP user to find them; the model never sees it.
+        message["X-Scenario"] = batch
     message["From"] = f"{sender} <{address}>"
     message["To"] = to
     message["Subject"] = subject
@@ -67,7 +75,9 @@ def _message(
     return bytes(message)
 
 
-def campaign(count: int, seed: int, to: str = "test@example.com") -> list[bytes]:
+def campaign(
+    count: int, seed: int, to: str = "test@example.com", batch: str | None = None
+) -> list[bytes]:
     """``count`` messages of a parcel-fee phishing campaign."""
     rng = random.Random(seed)
     out = []
@@ -96,11 +106,13 @@ def campaign(count: int, seed: int, to: str = "test@example.com") -> list[bytes]
         )
         local = rng.choice(("noreply", "service", "info", "support"))
         address = f"{local}@{host}"
-        out.append(_message(courier, address, to, subject, body, rng))
+        out.append(_message(courier, address, to, subject, body, batch))
     return out
 
 
-def shifted_ham(count: int, seed: int, to: str = "test@example.com") -> list[bytes]:
+def shifted_ham(
+    count: int, seed: int, to: str = "test@example.com", batch: str | None = None
+) -> list[bytes]:
     """Club and hobby mail, short and informal: unlike the training corpus."""
     rng = random.Random(seed)
     out = []
@@ -114,6 +126,6 @@ def shifted_ham(count: int, seed: int, to: str = "test@example.com") -> list[byt
         place = rng.choice(("club", "village", "hobby"))
         address = f"{sender.split()[0].lower()}@{place}-{rng.randint(1, 9)}.example"
         out.append(
-            _message(sender, address, to, f"{topic} {rng.randint(1, 30)}", body, rng)
+            _message(sender, address, to, f"{topic} {rng.randint(1, 30)}", body, batch)
         )
     return out
