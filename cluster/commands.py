@@ -58,12 +58,13 @@ def up(
     def request_stop(signum: int, _frame: object) -> None:
         stopping.set()
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-
     platform = Platform(settings, ray_temp_dir=ray_temp_dir, num_cpus=num_cpus)
     try:
         endpoints = platform.start()
+        # After ray.init, which installs its own handlers: ours win, so a
+        # SIGTERM takes the clean path below instead of Ray's.
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
         typer.echo(f"smtp     {endpoints.smtp}")
         typer.echo(f"http     {endpoints.http}")
         typer.echo(f"imap     {endpoints.imap or '(not started)'}")
