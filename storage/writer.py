@@ -32,6 +32,7 @@ from storage import schema
 from storage.objects import AttachmentStore, RawStore
 from storage.root import StorageRoot
 from storage.tables import Tables
+from storage.vector_indexer import IndexerSettings, VectorIndexer
 
 log = logging.getLogger("mailray.storage")
 
@@ -84,6 +85,13 @@ class StoreWriter:
         self._busy_s = 0.0
         self._cpu_s = 0.0
         self._garbage_at_s = 0.0
+        # Search vectors, embedded in the background after each durable flush.
+        self._vectors: VectorIndexer | None = None
+        self._vectors_task: asyncio.Task | None = None
+        if config.search.enabled:
+            self._vectors = VectorIndexer(
+                self._root, IndexerSettings.from_config(config.search)
+            )
 
     async def start(self) -> int:
         """Clean up after old compactions and load stored ids; returns count."""
@@ -99,6 +107,8 @@ class StoreWriter:
 
     async def run(self) -> None:
         self._stopping = False
+        if self._vectors is not None and self._vectors_task is None:
+            self._vectors_task = asyncio.create_task(self._vectors.run())
         while not self._stopping:
             wait_s = self._pipeline.flush_interval_s
             if self._oldest_s is not None:
@@ -151,6 +161,8 @@ class StoreWriter:
         self._counts["dead_letters"] += len(job.items) - len(stored)
         self._counts["flushes"] += 1
         await asyncio.to_thread(self._after_flush, job)
+        if stored and self._vectors is not None:
+            self._vectors.submit([schema.message_row(w) for w in stored])
         if stored:
             await self._deliver([stored_message(w) for w in stored])
 
