@@ -220,8 +220,9 @@ class VectorStore:
         table = self.table(create=False)
         if table is None:
             return set()
-        column = table.to_lance().to_table(columns=["queue_id"]).column(0)
-        return set(column.to_pylist())
+        # A plain query with no limit returns every row; only the key is read.
+        rows = table.search().select(["queue_id"]).limit(None).to_arrow()
+        return set(rows.column("queue_id").to_pylist())
 
     def vector_of(self, queue_id: str) -> np.ndarray | None:
         table = self.table(create=False)
