@@ -172,10 +172,13 @@ class IngestActor:
     async def _sweep_forever(self, interval_s: float) -> None:
         # A stage that crashed loses its in-memory batch; the spool still has
         # it. Re-enqueueing is safe because the store stage skips duplicates.
+        # Only with the queues empty, though: behind a backlog an old file is
+        # still on its way, and sending it again would only add to the work.
         redeliver_after_s = self._config.pipeline.redeliver_after_s
         while True:
             await asyncio.sleep(interval_s)
             try:
-                await self._enqueue_spooled(older_than_s=redeliver_after_s)
+                if await queues.backlog() == 0:
+                    await self._enqueue_spooled(older_than_s=redeliver_after_s)
             except Exception as exc:
                 log.error("spool sweep failed: %r", exc)

@@ -80,3 +80,11 @@ async def take(queue: Queue, max_items: int, wait_s: float) -> list[Any]:
 
 async def depth(queue: Queue) -> int:
     return int(await queue.actor.qsize.remote())
+
+
+async def backlog(names: Sequence[str] = QUEUE_NAMES) -> int:
+    """Items waiting in the named stage queues (looked up by name)."""
+    import ray
+
+    handles = [ray.get_actor(actor_name(n)) for n in names]
+    return sum(await asyncio.gather(*(h.qsize.remote() for h in handles)))
