@@ -110,6 +110,9 @@ class ClassifierConfig(_Section):
     """0 means one per CPU core of the node."""
     dtype: Literal["auto", "fp32", "bf16", "int8"] = "auto"
     """``auto`` picks bf16 where the CPU has native bf16, else int8."""
+    access_log: bool = False
+    """Serve's log line per request; off, since the pipeline makes one per
+    message and writing them costs the replica CPU that scoring needs."""
 
     @model_validator(mode="after")
     def _replicas_ordered(self) -> ClassifierConfig:

@@ -189,6 +189,7 @@ def build_app(config: Config) -> serve.Application:
         },
         max_ongoing_requests=settings.max_ongoing_requests,
         ray_actor_options={"num_cpus": settings.num_cpus},
+        logging_config={"enable_access_log": settings.access_log},
     ).bind(config)
 
 
