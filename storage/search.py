@@ -7,7 +7,9 @@
 Every hit carries ``queue_id``, which joins with the DuckDB ``messages``
 view for everything else about the message. Scores depend on the mode:
 cosine similarity for ``vector`` (1 is identical), BM25 for ``text``, the
-reciprocal-rank-fusion score for ``hybrid``. Higher is always better.
+reciprocal-rank-fusion score for ``hybrid``. Higher is better, except that
+a message whose subject is the query itself (case and spacing aside) comes
+first in every mode: whoever types a subject wants that message.
 """
 
 from __future__ import annotations
@@ -135,7 +137,21 @@ def search(
                 .distance_type("cosine")
                 .rerank(RRFReranker())
             )
-    return _run(query, where, limit, mode)
+    return exact_subject_first(_run(query, where, limit, mode), text)
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def exact_subject_first(hits: list[SearchHit], text: str) -> list[SearchHit]:
+    """``hits`` with those whose subject is ``text`` moved to the front.
+
+    Spam runs often repeat a subject with a random tag appended; ranking
+    fusion weighs the tag little, so the exact subject is promoted here.
+    """
+    wanted = _normalised(text)
+    return sorted(hits, key=lambda hit: _normalised(hit.subject or "") != wanted)
 
 
 def more_like_this(

@@ -6,7 +6,14 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from storage.search import MODES, filter_clause, more_like_this, search
+from storage.search import (
+    MODES,
+    SearchHit,
+    exact_subject_first,
+    filter_clause,
+    more_like_this,
+    search,
+)
 from storage.vectors import VectorStore
 
 
@@ -147,3 +154,19 @@ def test_empty_query_text_is_refused(fixture_store, embedder):
 )
 def test_filter_clause(args, expected):
     assert filter_clause(**args) == expected
+
+
+def _hit(queue_id: str, subject: str, score: float) -> SearchHit:
+    when = datetime(2024, 5, 1, tzinfo=UTC)
+    return SearchHit(queue_id, score, subject, "a@example.org", "spam", 0.9, when, ())
+
+
+def test_a_message_whose_subject_is_the_query_comes_first():
+    hits = [
+        _hit("tagged", "You don't satisfy me   QWXZ", 0.9),
+        _hit("exact", "you don't  satisfy me FGTPRIL", 0.5),
+        _hit("other", "Satisfaction guaranteed", 0.4),
+    ]
+    ranked = exact_subject_first(hits, "You don't satisfy me FGTPRIL")
+    assert [h.queue_id for h in ranked] == ["exact", "tagged", "other"]
+    assert exact_subject_first(hits, "no such subject") == hits
