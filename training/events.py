@@ -28,7 +28,8 @@ STATUS_FILE = "status.json"
 
 SCHEMA = pa.schema(
     [
-        ("at", pa.timestamp("us", tz="UTC")),
+        # Not "at": AT is a keyword in DuckDB's SQL, and users write queries.
+        ("occurred_at", pa.timestamp("us", tz="UTC")),
         ("event", pa.string()),
         ("version", pa.string()),
         ("parent_version", pa.string()),
@@ -52,7 +53,7 @@ class ModelEvent:
 
     def row(self) -> dict[str, Any]:
         return {
-            "at": self.at,
+            "occurred_at": self.at,
             "event": self.event,
             "version": self.version,
             "parent_version": self.parent_version,
@@ -107,9 +108,8 @@ def history(root: StorageRoot, limit: int = 50) -> list[dict[str, Any]]:
     if TABLE not in names:
         return []
     rows = con.sql(
-        f'SELECT epoch_us("at"), event, version, parent_version, fraction, reason, '
-        f"metrics "
-        f'FROM {TABLE} ORDER BY "at" DESC LIMIT {int(limit)}'
+        "SELECT epoch_us(occurred_at), event, version, parent_version, fraction, "
+        f"reason, metrics FROM {TABLE} ORDER BY occurred_at DESC LIMIT {int(limit)}"
     ).fetchall()
     keys = ("at", "event", "version", "parent_version", "fraction", "reason")
     out = []
