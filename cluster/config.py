@@ -202,6 +202,9 @@ class LearningConfig(_Section):
     """Candidate recall on the fixed eval set may trail stable's by this much."""
     gate_max_feedback_accuracy_drop: float = Field(default=0.0, ge=0, le=1)
     """Accuracy on held-out feedback may trail stable's by this much."""
+    gate_max_feedback_log_loss_increase: float = Field(default=0.05, ge=0)
+    """Log loss (nats) on held-out feedback may exceed stable's by this much;
+    catches a candidate drifting the wrong way before its labels flip."""
     gate_min_feedback: int = Field(default=10, ge=1)
     """Held-out feedback required when there is no fixed eval set."""
     canary_steps: tuple[float, ...] = (0.05, 0.25, 0.5, 1.0)

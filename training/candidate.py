@@ -51,6 +51,7 @@ def gate_policy(config: Config) -> gate.GatePolicy:
         max_fpr_increase=learning.gate_max_fpr_increase,
         max_recall_drop=learning.gate_max_recall_drop,
         max_feedback_accuracy_drop=learning.gate_max_feedback_accuracy_drop,
+        max_feedback_log_loss_increase=learning.gate_max_feedback_log_loss_increase,
         min_feedback=learning.gate_min_feedback,
     )
 

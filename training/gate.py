@@ -2,7 +2,10 @@
 
 Both models score the fixed evaluation set (the test split of the last
 corpus given to ``mailray train``) and the recent feedback the candidate
-did not train on, each at its own operating threshold. :func:`decide`
+did not train on, each at its own operating threshold, and the held-out
+feedback also by log loss, which needs no threshold: a candidate pushed
+the wrong way (flipped labels) shows there even while its labels at a
+high threshold have not changed yet. :func:`decide`
 compares the figures against configured tolerances; it is pure and
 table-tested. Without a fixed set the gate relies on held-out feedback
 alone and then requires a minimum of it.
@@ -10,6 +13,7 @@ alone and then requires a minimum of it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -22,6 +26,7 @@ class GatePolicy:
     max_fpr_increase: float = 0.01
     max_recall_drop: float = 0.02
     max_feedback_accuracy_drop: float = 0.0
+    max_feedback_log_loss_increase: float = 0.05
     min_feedback: int = 10
     """Held-out feedback needed when there is no fixed evaluation set."""
 
@@ -34,6 +39,8 @@ class SetScore:
     fpr: float
     recall: float
     accuracy: float
+    log_loss: float = 0.0
+    """Mean cross-entropy of the scores against the labels (nats)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,6 +52,20 @@ class GateDecision:
     reason: str
 
 
+def log_loss(labels: Sequence[int], scores: Sequence[float]) -> float:
+    """Mean cross-entropy, scores clipped away from 0 and 1."""
+    if not labels:
+        return 0.0
+    total = 0.0
+    for label, score in zip(labels, scores, strict=True):
+        p = min(max(score, _EPS), 1 - _EPS)
+        total -= math.log(p if label == 1 else 1 - p)
+    return total / len(labels)
+
+
+_EPS = 1e-6
+
+
 def set_score(labels: Sequence[int], scores: Sequence[float], threshold: float):
     c = confusion(labels, scores, threshold)
     n = len(labels)
@@ -53,6 +74,7 @@ def set_score(labels: Sequence[int], scores: Sequence[float], threshold: float):
         fpr=c.fpr,
         recall=c.recall,
         accuracy=(c.tp + c.tn) / n if n else 0.0,
+        log_loss=log_loss(labels, scores),
     )
 
 
@@ -97,6 +119,14 @@ def decide(
                 False,
                 f"held-out feedback accuracy {candidate_feedback.accuracy:.3f} vs "
                 f"stable {stable_feedback.accuracy:.3f} on {feedback_n} labels",
+            )
+        worse = candidate_feedback.log_loss - stable_feedback.log_loss
+        if worse > policy.max_feedback_log_loss_increase + 1e-12:
+            return GateDecision(
+                False,
+                f"held-out feedback log loss {candidate_feedback.log_loss:.3f} vs "
+                f"stable {stable_feedback.log_loss:.3f} on {feedback_n} labels "
+                f"(tolerance +{policy.max_feedback_log_loss_increase:.3f})",
             )
 
     parts = []

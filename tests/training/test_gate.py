@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from training.gate import GatePolicy, SetScore, decide, set_score
+from training.gate import GatePolicy, SetScore, decide, log_loss, set_score
 
 POLICY = GatePolicy(
     max_fpr_increase=0.01,
@@ -15,8 +17,8 @@ POLICY = GatePolicy(
 GOOD = SetScore(n=100, fpr=0.01, recall=0.90, accuracy=0.94)
 
 
-def score(fpr=0.01, recall=0.90, accuracy=0.94, n=100) -> SetScore:
-    return SetScore(n=n, fpr=fpr, recall=recall, accuracy=accuracy)
+def score(fpr=0.01, recall=0.90, accuracy=0.94, n=100, log_loss=0.2) -> SetScore:
+    return SetScore(n=n, fpr=fpr, recall=recall, accuracy=accuracy, log_loss=log_loss)
 
 
 @pytest.mark.parametrize(
@@ -42,6 +44,24 @@ def score(fpr=0.01, recall=0.90, accuracy=0.94, n=100) -> SetScore:
             GOOD,
             score(accuracy=0.5, n=10),
             score(accuracy=1.0, n=10),
+            True,
+            "held-out",
+        ),
+        (
+            "same labels, scores drifting the wrong way",
+            GOOD,
+            GOOD,
+            score(accuracy=0.5, n=10, log_loss=0.9),
+            score(accuracy=0.5, n=10, log_loss=1.4),
+            False,
+            "log loss",
+        ),
+        (
+            "log loss within tolerance",
+            GOOD,
+            GOOD,
+            score(accuracy=0.5, n=10, log_loss=0.9),
+            score(accuracy=0.5, n=10, log_loss=0.93),
             True,
             "held-out",
         ),
@@ -76,4 +96,16 @@ def test_gate_decision_table(
 
 def test_set_score_counts_errors_at_the_threshold():
     figures = set_score([0, 0, 1, 1], [0.1, 0.9, 0.8, 0.2], threshold=0.5)
-    assert figures == SetScore(n=4, fpr=0.5, recall=0.5, accuracy=0.5)
+    assert (figures.n, figures.fpr, figures.recall, figures.accuracy) == (
+        4,
+        0.5,
+        0.5,
+        0.5,
+    )
+    # -(ln 0.9 + ln 0.1 + ln 0.8 + ln 0.2) / 4
+    assert figures.log_loss == pytest.approx(1.0601, abs=1e-4)
+
+
+def test_log_loss_is_finite_for_confident_mistakes():
+    assert log_loss([1, 0], [0.0, 1.0]) == pytest.approx(-math.log(1e-6))
+    assert log_loss([], []) == 0.0
