@@ -162,7 +162,7 @@ class TrainingConfig(_Section):
     learning_rate: float = Field(default=5e-4, gt=0)
     max_tokens: int = Field(default=256, ge=16, le=512)
     seed: int = 0
-    lora_first_layer: int = Field(default=3, ge=0, le=5)
+    lora_first_layer: int = Field(default=2, ge=0, le=5)
     """LoRA on encoder layers from this one up (MiniLM has 6). The frozen
     layers below run once per run, not once per epoch: training gets cheaper."""
     max_validation_fpr: float = Field(default=0.002, ge=0, lt=1)
