@@ -11,6 +11,7 @@ from imap.feedback import FeedbackEvent
 from imap.feedback_table import FeedbackTable
 from storage.objects import RawStore
 from storage.root import StorageRoot
+from tests.cluster.conftest import launch  # noqa: F401 - the platform fixture
 from tests.conftest import FIXTURES
 
 USER = "test@example.com"

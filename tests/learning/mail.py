@@ -1,7 +1,9 @@
 """Test mail built on the fly: a new spam campaign and an unusual user's ham.
 
-Each message varies its sender, wording, amounts and link host, so no single
-token gives the campaign away; a model has to learn its manner.
+Each message varies its sender, firm, wording, amounts and account numbers,
+so no single token gives the campaign away; a model has to learn its manner.
+The campaign is the quiet kind (no links, no shouting) that a model trained
+on loud 2000s spam lets through.
 """
 
 from __future__ import annotations
@@ -15,28 +17,26 @@ _FIRST = ("Alex", "Maria", "Sam", "Priya", "Jonas", "Lena", "Tom", "Aiko", "Omar
 _LAST = ("Berg", "Novak", "Silva", "Khan", "Meyer", "Rossi", "Ito", "Haddad")
 
 _CAMPAIGN_OPENERS = (
-    "Your parcel could not be delivered because the customs fee was not settled.",
-    "We tried to deliver your package today but nobody confirmed the address.",
-    "A shipment addressed to you is waiting at our depot with an unpaid charge.",
-    "Delivery of your order was paused: a small handling fee is outstanding.",
+    "Hope the week is treating you well.",
+    "Thanks again for the quick turnaround last month.",
+    "Just a short note before the month-end run.",
+    "Sorry to bother you with admin again.",
 )
 _CAMPAIGN_ASKS = (
-    "Confirm your details and pay the {amount} fee within {hours} hours",
-    "Settle the outstanding {amount} within {hours} hours to release it",
-    "Reschedule now; the {amount} charge must be paid within {hours} hours",
+    "Our accounts moved to {bank} this quarter, so the payment for invoice"
+    " {invoice} should now go to sort code {sort}, account {account}.",
+    "We changed banks recently: please send the {amount} for invoice {invoice}"
+    " to the new {bank} account, sort code {sort}, number {account}.",
+    "Could the remittance for invoice {invoice} ({amount}) be made to our new"
+    " {bank} account instead? Sort code {sort}, account {account}.",
 )
-_CAMPAIGN_THREATS = (
-    "or the parcel will be returned to the sender.",
-    "otherwise it is destroyed after the holding period.",
-    "after which storage costs are added daily.",
+_CAMPAIGN_CLOSES = (
+    "The old account closes on Friday, so anything sent there will bounce.",
+    "Please don't use the details on file, they are no longer valid.",
+    "Do let me know once it is scheduled so I can tell the auditors.",
 )
-_CAMPAIGN_HOSTS = (
-    "parcel-release-{n}.info",
-    "track-my-dlvry{n}.com",
-    "customs-fee{n}.net",
-    "redelivery-desk{n}.org",
-)
-_COURIERS = ("DPX Express", "ParcelNet", "Swift Logistics", "GlobeShip", "EuroPost")
+_BANKS = ("Northbridge Bank", "Harbour Trust", "Crest Savings", "Unity Bank")
+_FIRMS = ("Kestrel Supplies", "Mapleton Print", "Orchard Facilities", "Lumen Parts")
 
 _SHIFT_TOPICS = (
     ("Telescope night", "The Dobsonian is collimated; meet at the field by 21:00."),
@@ -78,35 +78,37 @@ def _message(
 def campaign(
     count: int, seed: int, to: str = "test@example.com", batch: str | None = None
 ) -> list[bytes]:
-    """``count`` messages of a parcel-fee phishing campaign."""
+    """``count`` messages of a quiet payment-redirection fraud: a "supplier"
+    asks, in a colleague's tone, to pay an invoice into a new account."""
     rng = random.Random(seed)
     out = []
     for _ in range(count):
-        courier = rng.choice(_COURIERS)
-        currency = rng.choice(("EUR", "USD", "GBP"))
-        amount = f"{currency} {rng.randint(1, 4)}.{rng.randint(10, 99)}"
-        host = rng.choice(_CAMPAIGN_HOSTS).format(n=rng.randint(2, 99))
+        firm = rng.choice(_FIRMS)
+        sender = _name(rng)
+        invoice = f"{rng.choice('ABCDEFGH')}{rng.randint(1000, 9999)}"
         ask = rng.choice(_CAMPAIGN_ASKS).format(
-            amount=amount, hours=rng.choice((24, 48, 72))
+            bank=rng.choice(_BANKS),
+            invoice=invoice,
+            amount=f"{rng.randint(800, 9800):,}.{rng.randint(10, 99)} GBP",
+            sort=f"{rng.randint(10, 99)}-{rng.randint(10, 99)}-{rng.randint(10, 99)}",
+            account=f"{rng.randint(10**7, 10**8 - 1)}",
         )
         body = (
-            f"Dear customer,\n\n{rng.choice(_CAMPAIGN_OPENERS)}\n\n"
-            f"{ask} {rng.choice(_CAMPAIGN_THREATS)}\n\n"
-            f"https://{host}/{rng.randint(10**5, 10**6)}\n\n"
-            f"Tracking number: {rng.choice('ABCDEFGH')}{rng.randint(10**8, 10**9)}\n\n"
-            f"{courier} customer service"
+            f"Hi,\n\n{rng.choice(_CAMPAIGN_OPENERS)} {ask}\n"
+            f"{rng.choice(_CAMPAIGN_CLOSES)}\n\n"
+            f"Kind regards,\n{sender}\nAccounts, {firm}"
         )
         subject = rng.choice(
             (
-                f"{courier}: delivery attempt failed",
-                f"Action needed for shipment {rng.randint(1000, 9999)}",
-                "Your package is on hold",
-                f"Unpaid fee for parcel {rng.randint(10**5, 10**6)}",
+                f"Invoice {invoice}",
+                f"Re: invoice {invoice}",
+                "Updated remittance details",
+                f"{firm}: new bank details",
             )
         )
-        local = rng.choice(("noreply", "service", "info", "support"))
-        address = f"{local}@{host}"
-        out.append(_message(courier, address, to, subject, body, batch))
+        domain = f"{firm.split()[0].lower()}-{rng.choice(('accounts', 'ltd', 'uk'))}"
+        address = f"{sender.split()[0].lower()}@{domain}{rng.randint(2, 99)}.com"
+        out.append(_message(sender, address, to, subject, body, batch))
     return out
 
 
@@ -128,4 +130,47 @@ def shifted_ham(
         out.append(
             _message(sender, address, to, f"{topic} {rng.randint(1, 30)}", body, batch)
         )
+    return out
+
+
+_CLUBS = (
+    ("Greenfield Garden Club", "greenfield-club"),
+    ("Harbour Rowing Club", "harbour-rowing"),
+    ("City Runners", "cityrunners"),
+    ("Riverside Choir", "riverside-choir"),
+)
+_OFFERS = (
+    "our spring plant sale is on! All seedlings half price, 3 for 2 on tomatoes.",
+    "raffle tickets are only 2 pounds each and you could WIN a weekend break!",
+    "exclusive member offer: 30% off club shirts and jackets this week only!",
+    "FREE entry for members to the summer gala, bring friends at a discount!",
+    "early bird tickets for the annual dinner are going fast, book today!",
+)
+_CLOSES = (
+    "Reply to reserve yours, stock is limited.",
+    "Order before Friday, limited sizes available!",
+    "Don't miss out, offer ends soon!",
+    "Every purchase supports the club, thank you!",
+)
+
+
+def club_offers(
+    count: int, seed: int, to: str = "test@example.com", batch: str | None = None
+) -> list[bytes]:
+    """Legitimate club mail in a promotional tone: easy to mistake for spam."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        club, domain = rng.choice(_CLUBS)
+        organiser = _name(rng)
+        body = (
+            f"Hi members,\n\n{rng.choice(_OFFERS)}\n{rng.choice(_CLOSES)}\n\n"
+            f"{organiser}, {club} committee"
+        )
+        subject = (
+            rng.choice(("Club news", "Members only", "This weekend", "Don't miss this"))
+            + f" ({rng.randint(1, 52)})"
+        )
+        address = f"{organiser.split()[0].lower()}@{domain}.example"
+        out.append(_message(club, address, to, subject, body, batch))
     return out
