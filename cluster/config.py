@@ -235,6 +235,9 @@ class SearchConfig(_Section):
     """The store stage embeds and indexes each stored batch in the background."""
     embedding_max_tokens: int = Field(default=128, ge=8, le=512)
     """Tokens of subject + body the base encoder sees; bounds the cost."""
+    embedding_torch_threads: int = Field(default=1, ge=1)
+    """Threads of the store stage's encoder: few, so that indexing in the
+    background leaves the cores to the classifier in the mail path."""
     ann_min_rows: int = Field(default=50_000, ge=1)
     """Build the IVF_PQ vector index once the table has this many rows."""
     fts_refresh_rows: int = Field(default=1_000, ge=1)

@@ -38,6 +38,7 @@ log = logging.getLogger("mailray.storage")
 @dataclass(frozen=True)
 class IndexerSettings:
     embedding_max_tokens: int = 128
+    embedding_torch_threads: int = 1
     max_backlog_batches: int = 20
     catch_up_interval_s: float = 30.0
     ann_min_rows: int = 50_000
@@ -47,6 +48,7 @@ class IndexerSettings:
     def from_config(cls, search: SearchConfig) -> IndexerSettings:
         return cls(
             embedding_max_tokens=search.embedding_max_tokens,
+            embedding_torch_threads=search.embedding_torch_threads,
             max_backlog_batches=search.max_backlog_batches,
             catch_up_interval_s=search.catch_up_interval_s,
             ann_min_rows=search.ann_min_rows,
@@ -119,14 +121,17 @@ class VectorIndexer:
 
     def _ready(self) -> tuple[Any, Any]:
         if self._store is None:
-            from serve.embedding import shared_embedder
+            from serve.embedding import Embedder
             from storage.vectors import IndexPolicy, VectorStore
 
             policy = IndexPolicy(
                 ann_min_rows=self._settings.ann_min_rows,
                 fts_refresh_rows=self._settings.fts_refresh_rows,
             )
-            self._embedder = shared_embedder(self._settings.embedding_max_tokens)
+            self._embedder = Embedder.load(
+                self._settings.embedding_max_tokens,
+                torch_threads=self._settings.embedding_torch_threads,
+            )
             self._store = VectorStore(self._root, policy)
         return self._store, self._embedder
 

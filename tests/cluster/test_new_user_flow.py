@@ -14,7 +14,13 @@ from storage.sql import connect
 from storage.tables import Tables
 from tests.cluster.conftest import config_of, platform_settings, wait_for_rows
 
-pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.corpus]
+# 6,046 messages through a 256-token model on 2 cores: 10-15 minutes.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.ray,
+    pytest.mark.corpus,
+    pytest.mark.timeout(2400),
+]
 
 CORPUS_MESSAGES = 6046
 
