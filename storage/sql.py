@@ -54,23 +54,13 @@ def table_names(root: StorageRoot) -> list[str]:
 
 def _create_view(con: duckdb.DuckDBPyConnection, root: StorageRoot, name: str) -> None:
     ident = '"' + name.replace('"', '""') + '"'
-    if _has_files(root, name):
-        glob = _quote(root.url_of("tables", name, "**", "*.parquet"))
+    files = _live_files(root, name)
+    if files:
+        listed = "[" + ", ".join(_quote(f) for f in files) + "]"
         source = (
-            f"read_parquet({glob}, hive_partitioning = true, "
-            "union_by_name = true, filename = '__file')"
+            f"read_parquet({listed}, hive_partitioning = true, union_by_name = true)"
         )
-        # Files a compaction has merged stay on disk for a grace period;
-        # skip them so no row is counted twice.
-        superseded = Tables(root).superseded(name)
-        where = ""
-        if superseded:
-            prefix = "s3://" if not root.is_local else ""
-            names = ", ".join(_quote(prefix + p) for p in sorted(superseded))
-            where = f" WHERE __file NOT IN ({names})"
-        con.execute(
-            f"CREATE VIEW {ident} AS SELECT * EXCLUDE (__file) FROM {source}{where}"
-        )
+        con.execute(f"CREATE VIEW {ident} AS SELECT * FROM {source}")
         return
     known = schema.SCHEMAS.get(name)
     if known is None:
@@ -87,12 +77,23 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _has_files(root: StorageRoot, name: str) -> bool:
-    folder = root.path("tables", name)
-    try:
-        return bool(root.fs.glob(f"{folder}/*/*.parquet"))
-    except FileNotFoundError:
-        return False
+def _live_files(root: StorageRoot, name: str) -> list[str]:
+    """The table's files as of now, less those a compaction superseded.
+
+    A view reads exactly these, not a glob: a glob expands when a query
+    runs, and a compaction finished in between would show both the merged
+    file and its sources. Superseded files outlive a grace period, so a
+    listed file is still there when the query reads it.
+    """
+    tables = Tables(root)
+    superseded = tables.superseded(name)
+    prefix = "" if root.is_local else "s3://"
+    return [
+        prefix + path
+        for partition in tables.partitions(name)
+        for path in tables.files(name, partition)
+        if path not in superseded
+    ]
 
 
 def _configure_s3(con: duckdb.DuckDBPyConnection, root: StorageRoot) -> None:
