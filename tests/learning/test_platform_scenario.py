@@ -43,6 +43,17 @@ def _wait(predicate, what: str, timeout_s: float):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _shadowed(root: StorageRoot, candidate: str) -> int:
+    con = connect(root)
+    views = {r[0] for r in con.sql("SELECT view_name FROM duckdb_views()").fetchall()}
+    if "shadow_verdicts" not in views:
+        return 0
+    return con.execute(
+        "SELECT count(*) FROM shadow_verdicts WHERE candidate_version = ?",
+        [candidate],
+    ).fetchone()[0]
+
+
 def _false_positives(model: SpamModel, texts: list[str]) -> int:
     return sum(s >= model.threshold for s in model.predict(texts))
 
@@ -115,6 +126,16 @@ def test_campaign_moved_to_junk_is_learned_canaried_and_promoted(
         timeout_s=900,
     )
     candidate = state.candidate_version
+
+    # Replicas load the candidate a few seconds after the rollout names it;
+    # mail scored before that has no shadow verdict, so it is no evidence.
+    probe = 0
+    while _shadowed(root, candidate) == 0:
+        assert probe < 10, "no replica shadow-scored mail with the candidate"
+        send(ready.smtp, campaign(2, seed=900 + probe, batch=f"probe-{probe}"))
+        wait_delivered(ready.imap, USER, PASSWORD, f"probe-{probe}", 2, timeout_s=300)
+        time.sleep(1.5)  # shadow verdicts reach their table
+        probe += 1
 
     # Each canary step: new campaign mail, labelled by the user.
     step = 0
