@@ -86,14 +86,15 @@ def _live_files(root: StorageRoot, name: str) -> list[str]:
     listed file is still there when the query reads it.
     """
     tables = Tables(root)
-    superseded = tables.superseded(name)
     prefix = "" if root.is_local else "s3://"
-    return [
-        prefix + path
-        for partition in tables.partitions(name)
-        for path in tables.files(name, partition)
-        if path not in superseded
-    ]
+    live: list[str] = []
+    for partition in tables.partitions(name):
+        # Superseded is judged from this very listing: a compacted file
+        # written after it is not listed, so its sources still count once.
+        paths = tables.files(name, partition)
+        merged = tables.superseded_names(paths)
+        live.extend(prefix + p for p in paths if p.rsplit("/", 1)[-1] not in merged)
+    return live
 
 
 def _configure_s3(con: duckdb.DuckDBPyConnection, root: StorageRoot) -> None:

@@ -133,6 +133,10 @@ class Tables:
                 removed += len(leftovers)
         return removed
 
+    def superseded_names(self, paths: list[str]) -> set[str]:
+        """File names that the compacted files among ``paths`` hold."""
+        return self._superseded_in(paths)
+
     def _superseded_in(self, paths: list[str]) -> set[str]:
         names: set[str] = set()
         for path in paths:
