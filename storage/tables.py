@@ -86,7 +86,7 @@ class Tables:
         so a query that listed them a moment ago can still read them; views
         skip them by name (:meth:`superseded`)."""
         paths = self.files(name, partition)
-        superseded = self._superseded_in(paths)
+        superseded = self.superseded_names(paths)
         live = [p for p in paths if p.rsplit("/", 1)[-1] not in superseded]
         if len(live) < min_files:
             return 0
@@ -109,7 +109,7 @@ class Tables:
         for partition in self.partitions(name):
             paths = self.files(name, partition)
             by_name = {p.rsplit("/", 1)[-1]: p for p in paths}
-            out.update(by_name[n] for n in self._superseded_in(paths) if n in by_name)
+            out.update(by_name[n] for n in self.superseded_names(paths) if n in by_name)
         return out
 
     def collect_garbage(self, name: str, min_age_s: float = 0.0) -> int:
@@ -135,9 +135,6 @@ class Tables:
 
     def superseded_names(self, paths: list[str]) -> set[str]:
         """File names that the compacted files among ``paths`` hold."""
-        return self._superseded_in(paths)
-
-    def _superseded_in(self, paths: list[str]) -> set[str]:
         names: set[str] = set()
         for path in paths:
             if path.rsplit("/", 1)[-1].startswith(_COMPACTED_PREFIX):
