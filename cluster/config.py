@@ -100,6 +100,9 @@ class ClassifierConfig(_Section):
     """Larger requests are refused with 413; the pipeline never sends them."""
     max_batch_size: int = Field(default=32, ge=1)
     batch_wait_timeout_s: float = Field(default=0.01, ge=0)
+    batch_tokens: int = Field(default=4096, ge=1)
+    """Most padded tokens per forward pass: a Serve batch is sorted by
+    length and cut so that short messages are not padded to long ones."""
     min_replicas: int = Field(default=1, ge=0)
     max_replicas: int = Field(default=1, ge=1)
     target_ongoing_requests: float = Field(default=32, gt=0)

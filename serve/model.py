@@ -27,6 +27,8 @@ log = logging.getLogger("mailray.serve")
 
 Dtype = Literal["auto", "fp32", "bf16", "int8"]
 
+DEFAULT_BATCH_TOKENS = 4096
+
 
 @cache
 def cpu_has_native_bf16() -> bool:
@@ -77,6 +79,8 @@ class SpamModel:
     net: torch.nn.Module
     tokenizer: object
     dtype: str
+    batch_tokens: int = DEFAULT_BATCH_TOKENS
+    """Most padded tokens in one forward pass (see :meth:`predict`)."""
 
     @property
     def threshold(self) -> float:
@@ -89,6 +93,7 @@ class SpamModel:
         dtype: Dtype = "auto",
         version: str | None = None,
         torch_threads: int = 0,
+        batch_tokens: int = DEFAULT_BATCH_TOKENS,
     ) -> SpamModel:
         """Load a version folder; raises ModelLoadError if it is unusable."""
         from transformers import AutoTokenizer
@@ -112,35 +117,62 @@ class SpamModel:
         if chosen == "int8":
             net = _quantize_int8(net)
         log.info("loaded model %s from %s as %s", version, folder, chosen)
-        return cls(version or folder.name, spec, net, tokenizer, chosen)
+        return cls(version or folder.name, spec, net, tokenizer, chosen, batch_tokens)
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[float]:
-        """Probability of spam for each text, in order."""
+        """Probability of spam for each text, in order.
+
+        Texts are tokenized once, sorted by length and cut into batches of
+        at most ``batch_size`` texts and ``batch_tokens`` padded tokens, so a
+        few long messages never pad a whole batch of short ones to the
+        model's window.
+        """
         if isinstance(texts, str):
             raise TypeError("texts must be a sequence of strings, not one string")
         if not texts:
             return []
 
-        # Similar lengths together: less padding per batch.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        encoded = self.tokenizer(
+            list(texts), truncation=True, max_length=self.spec.max_tokens
+        )["input_ids"]
         scores = [0.0] * len(texts)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
+        for chunk in length_batches(
+            [len(ids) for ids in encoded], batch_size, self.batch_tokens
+        ):
             for i, score in zip(
-                chunk, self._score([texts[i] for i in chunk]), strict=True
+                chunk, self._score([encoded[i] for i in chunk]), strict=True
             ):
                 scores[i] = score
         return scores
 
     @torch.inference_mode()
-    def _score(self, texts: list[str]) -> list[float]:
-        batch = self.tokenizer(
-            texts,
-            truncation=True,
-            max_length=self.spec.max_tokens,
-            padding=True,
-            return_tensors="pt",
-        )
+    def _score(self, input_ids: list[list[int]]) -> list[float]:
+        batch = self.tokenizer.pad({"input_ids": input_ids}, return_tensors="pt")
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == "bf16"):
             logits = self.net(batch["input_ids"], batch["attention_mask"])
         return torch.softmax(logits.float(), dim=-1)[:, 1].tolist()
+
+
+def length_batches(
+    lengths: Sequence[int], max_texts: int, max_tokens: int
+) -> list[list[int]]:
+    """Indexes of ``lengths`` in batches of similar length.
+
+    Shortest first; a batch closes when one more text would exceed
+    ``max_texts`` or make ``count * longest`` exceed ``max_tokens`` (a text
+    longer than the budget still gets a batch of its own).
+    """
+    if max_texts < 1 or max_tokens < 1:
+        raise ValueError("max_texts and max_tokens must be >= 1")
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if current and (
+            len(current) == max_texts or (len(current) + 1) * lengths[i] > max_tokens
+        ):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches

@@ -60,6 +60,7 @@ class ReplicaModels:
             dtype=settings.dtype,
             version=version,
             torch_threads=settings.torch_threads,
+            batch_tokens=settings.batch_tokens,
         )
 
     def _wanted(self, state: RolloutState) -> tuple[str, str | None, float]:

@@ -8,7 +8,7 @@ import pytest
 
 from serve.classifier import check_size, verdict_for
 from serve.errors import BadMessageError
-from serve.model import resolve_dtype
+from serve.model import length_batches, resolve_dtype
 
 
 @pytest.mark.parametrize(
@@ -59,3 +59,25 @@ def test_resolve_dtype_table(requested, device, native_bf16, chosen):
 def test_resolve_dtype_rejects_unknown():
     with pytest.raises(ValueError, match="dtype"):
         resolve_dtype("fp8")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "lengths, max_texts, max_tokens, batches",
+    [
+        ([], 4, 100, []),
+        ([5, 1, 3], 4, 100, [[1, 2, 0]]),
+        ([5, 1, 3, 2], 2, 100, [[1, 3], [2, 0]]),
+        # Two texts of 256 exceed 300 tokens: the long one goes alone.
+        ([10, 256, 12], 8, 300, [[0, 2], [1]]),
+        # Longer than the whole budget: still scored, in a batch of its own.
+        ([500, 4], 8, 100, [[1], [0]]),
+        ([50] * 5, 8, 100, [[0, 1], [2, 3], [4]]),
+    ],
+)
+def test_length_batches_table(lengths, max_texts, max_tokens, batches):
+    assert length_batches(lengths, max_texts, max_tokens) == batches
+
+
+def test_length_batches_rejects_empty_budgets():
+    with pytest.raises(ValueError):
+        length_batches([1], 0, 10)
