@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pyarrow as pa
 
-from serve.embedding import EMBEDDING_DIM
+from serve.vector_space import EMBEDDING_DIM
 from storage.root import StorageRoot
 from storage.search import search
 from storage.vectors import SCHEMA, IndexPolicy, VectorStore

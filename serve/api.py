@@ -27,7 +27,7 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
@@ -36,6 +36,9 @@ from ray import serve
 from cluster.config import Config
 from storage.root import StorageRoot
 from storage.search import more_like_this, search
+
+if TYPE_CHECKING:
+    from serve.embedding import Embedder
 
 log = logging.getLogger("mailray.serve")
 
@@ -55,13 +58,20 @@ class Api:
     """Search now; feedback and model status are the next routes."""
 
     def __init__(self, config: Config, embedding_max_tokens: int = 128) -> None:
-        from serve.embedding import shared_embedder
-
         self._root = StorageRoot.from_config(config.storage)
         self._config = config
-        self._embedder = shared_embedder(max_tokens=embedding_max_tokens)
+        self._embedding_max_tokens = embedding_max_tokens
         # One thread: torch already uses every core for one query.
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="search")
+
+    def _query_embedder(self, mode: str) -> Embedder | None:
+        """The encoder, loaded by the first search that needs it (on the
+        worker thread): until then the replica holds no torch at all."""
+        if mode == "text":
+            return None
+        from serve.embedding import shared_embedder
+
+        return shared_embedder(max_tokens=self._embedding_max_tokens)
 
     async def _in_worker(self, fn, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -79,15 +89,16 @@ class Api:
     ) -> JSONResponse:
         try:
             hits = await self._in_worker(
-                search,
-                self._root,
-                q,
-                user=user,
-                label=label,
-                since=since,
-                limit=limit,
-                mode=mode,
-                embedder=self._embedder,
+                lambda: search(
+                    self._root,
+                    q,
+                    user=user,
+                    label=label,
+                    since=since,
+                    limit=limit,
+                    mode=mode,
+                    embedder=self._query_embedder(mode),
+                )
             )
         except ValueError as exc:
             return _error(400, str(exc))

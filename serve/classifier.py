@@ -18,6 +18,7 @@ and anything else HTTP: ``POST /classify`` with the raw message as body.
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -25,9 +26,12 @@ from ray import serve
 
 from cluster.config import Config
 from serve.errors import BadMessageError
-from serve.model import SpamModel
 from serve.text import message_text
 from serve.verdict import Verdict
+
+if TYPE_CHECKING:
+    # torch: only replicas import it, not the stages that call them.
+    from serve.model import SpamModel
 
 log = logging.getLogger("mailray.serve")
 
@@ -83,8 +87,9 @@ def check_size(raw: bytes, max_bytes: int) -> None:
         )
 
 
-def load_serving_model(config: Config) -> SpamModel:
+def load_serving_model(config: Config) -> "SpamModel":
     """The pinned version, else the registry's serving one; raises if unusable."""
+    from serve.model import SpamModel
     from storage.registry import ModelRegistry
     from storage.root import StorageRoot
 

@@ -26,18 +26,7 @@ import torch
 
 from serve.model import cpu_has_native_bf16, default_threads, resolve_dtype
 from serve.network import BASE_MODEL, base_model_path
-
-EMBEDDING_DIM = 384
-DEFAULT_MAX_TOKENS = 128
-"""Bounds the cost: a subject and the first paragraph or two of the body."""
-MAX_TEXT_CHARS = 2000
-"""More than ``DEFAULT_MAX_TOKENS`` ever holds; keeps tokenising cheap."""
-
-
-def embedding_text(subject: str, body: str, max_chars: int = MAX_TEXT_CHARS) -> str:
-    """What a message is embedded (and full-text indexed) as."""
-    collapsed = " ".join(f"{subject}\n{body}".split())
-    return collapsed[:max_chars]
+from serve.vector_space import DEFAULT_MAX_TOKENS, EMBEDDING_DIM
 
 
 def mean_pool_normalised(

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from serve.embedding import Embedder, shared_embedder
 from storage.root import StorageRoot
 from storage.vectors import VectorStore, sql_string
+
+if TYPE_CHECKING:
+    from serve.embedding import Embedder
 
 Mode = Literal["vector", "text", "hybrid"]
 MODES: tuple[str, ...] = ("vector", "text", "hybrid")
@@ -124,7 +126,11 @@ def search(
     if mode == "text":
         query = table.search(text, query_type="fts")
     else:
-        vector = (embedder or shared_embedder()).embed([text])[0]
+        if embedder is None:
+            from serve.embedding import shared_embedder
+
+            embedder = shared_embedder()
+        vector = embedder.embed([text])[0]
         if mode == "vector":
             query = table.search(vector).distance_type("cosine")
         else:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from serve.embedding import EMBEDDING_DIM, embedding_text
+from serve.vector_space import EMBEDDING_DIM, embedding_text
 from storage.errors import StorageError
 from storage.root import StorageRoot
 

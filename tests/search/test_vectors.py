@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from serve.embedding import EMBEDDING_DIM
+from serve.vector_space import EMBEDDING_DIM
 from storage.indexing import catch_up
 from storage.root import StorageRoot
 from storage.vectors import (
