@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -26,12 +25,6 @@ from pathlib import Path
 TARGET_RATIO = 0.8
 TARGET_MEMORY_BYTES = 4 * 1024**3
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _messages(corpus: Path, limit: int | None):
@@ -57,12 +50,16 @@ class MemorySampler(threading.Thread):
         super().__init__(daemon=True)
         self.platform = platform
         self.interval_s = interval_s
-        self.peak_bytes = 0
+        self.peak_bytes = (0, 0)
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.is_set():
-            self.peak_bytes = max(self.peak_bytes, self.platform.memory_bytes())
+            pss, rss = self.platform.memory_bytes()
+            self.peak_bytes = (
+                max(self.peak_bytes[0], pss),
+                max(self.peak_bytes[1], rss),
+            )
             self.stopped.wait(self.interval_s)
 
 
@@ -109,42 +106,25 @@ def _classifier_rate(state, texts: list[str], workdir: Path) -> float:
 
 
 def run(messages, workdir: Path) -> dict:
-    from cluster.config import load_config
-    from cluster.process import PlatformProcess, config_env
+    from benchmarks.launch import running_platform
     from cluster.status import collect_status
     from ingest.mime import parse_message
     from ingest.sender import send_all
     from serve.text import model_text
     from storage.sql import connect
 
-    settings = {
-        "storage": {"root": str(workdir / "store")},
-        "smtp": {"port": _free_port(), "spool_dir": str(workdir / "spool")},
-        "http": {"port": _free_port()},
-        "imap": {
-            "port": _free_port(),
-            "metadata_path": str(workdir / "metadata.sqlite3"),
-        },
-        "pipeline": {"state_file": str(workdir / "platform.json")},
-    }
-    os.environ.update(config_env(settings))
-    config = load_config()
-    ray_temp = tempfile.mkdtemp(prefix="mrb", dir="/tmp")
-    platform = PlatformProcess.launch(
-        settings, ray_temp_dir=ray_temp, log_path=workdir / "platform.log", num_cpus=4
-    )
-    try:
-        state = platform.wait_ready(timeout_s=600)
+    with running_platform(workdir) as platform:
+        state, config = platform.state, platform.config
         time.sleep(3)
-        idle_bytes = platform.memory_bytes()
-        sampler = MemorySampler(platform)
+        idle_bytes = platform.process.memory_bytes()
+        sampler = MemorySampler(platform.process)
         sampler.start()
 
         started = time.perf_counter()
         summary = send_all(
             messages,
             host="127.0.0.1",
-            port=int(state.smtp.rsplit(":", 1)[1]),
+            port=platform.smtp_port,
             mail_from="bench@example.org",
             rcpt_tos=["test@example.com"],
             connections=8,
@@ -163,10 +143,6 @@ def run(messages, workdir: Path) -> dict:
         status = collect_status(state, config)
         texts = [model_text(parse_message(m.data)) for m in messages]
         classifier_msg_s = _classifier_rate(state, texts, workdir)
-    finally:
-        platform.stop(timeout_s=60)
-        platform.kill()
-        shutil.rmtree(ray_temp, ignore_errors=True)
     return {
         "sent": summary.sent,
         "refused": len(summary.refused),
@@ -207,10 +183,12 @@ def main(argv: list[str] | None = None) -> int:
         f"pipeline: classifier alone {r['classifier_msg_s']:.1f} msg/s; "
         f"ratio {ratio:.0%} (target >= {TARGET_RATIO:.0%})"
     )
+    (idle, idle_rss), (peak, peak_rss) = r["idle_bytes"], r["peak_bytes"]
     print(
-        f"pipeline: memory idle {r['idle_bytes'] / gib:.2f} GiB, "
-        f"peak under load {r['peak_bytes'] / gib:.2f} GiB "
-        f"(target < {TARGET_MEMORY_BYTES / gib:.0f} GiB)"
+        f"pipeline: memory idle {idle / gib:.2f} GiB, "
+        f"peak under load {peak / gib:.2f} GiB "
+        f"(target < {TARGET_MEMORY_BYTES / gib:.0f} GiB; sum of PSS; "
+        f"sum of RSS {idle_rss / gib:.2f} and {peak_rss / gib:.2f} GiB)"
     )
     for name, stats in sorted(r["stages"].items()):
         if "busy_s" in stats:

@@ -100,15 +100,22 @@ class PlatformProcess:
                 found.append(process)
         return found
 
-    def memory_bytes(self) -> int:
-        """Resident memory of all of the platform's processes together."""
-        total = 0
+    def memory_bytes(self) -> tuple[int, int]:
+        """Memory of all of the platform's processes together: the sum of
+        their proportional set sizes (shared pages split between the
+        processes that map them, so this is what the machine gives the
+        platform) and, for comparison, the sum of their resident sizes
+        (which counts shared libraries and object-store pages once per
+        process)."""
+        pss = rss = 0
         for process in self.processes():
             try:
-                total += process.memory_info().rss
+                info = process.memory_full_info()
             except psutil.Error:
                 continue
-        return total
+            pss += info.pss
+            rss += info.rss
+        return pss, rss
 
     def stop(self, timeout_s: float = 60.0) -> int:
         """SIGTERM and wait: the clean shutdown path."""
