@@ -248,6 +248,8 @@ class SearchConfig(_Section):
     max_backlog_batches: int = Field(default=20, ge=1)
     """Stored batches waiting for embedding; past it, catch-up indexes them."""
     catch_up_interval_s: float = Field(default=30.0, gt=0)
+    indexer_nice: int = Field(default=10, ge=0, le=19)
+    """How much lower than the mail path the indexer's thread runs (nice)."""
 
 
 class UserConfig(_Section):

@@ -13,6 +13,10 @@ lose or hold up a message, because the Parquet tables are the record:
   :func:`storage.indexing.catch_up`, which indexes whatever the tables hold
   and the vector table lacks.
 
+Its worker thread runs at a lower CPU priority (``search.indexer_nice``),
+so under a burst of mail the cores go to parsing and classifying first and
+search catches up when the burst is over.
+
 TODO(#6): the embedding should come from the classifier replica's own
 forward pass (adapters disabled, see ``serve.embedding``); today the store
 actor loads the base encoder itself, a second copy of MiniLM on that node.
@@ -23,7 +27,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import threading
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +50,7 @@ class IndexerSettings:
     catch_up_interval_s: float = 30.0
     ann_min_rows: int = 50_000
     fts_refresh_rows: int = 1_000
+    nice: int = 10
 
     @classmethod
     def from_config(cls, search: SearchConfig) -> IndexerSettings:
@@ -53,6 +61,7 @@ class IndexerSettings:
             catch_up_interval_s=search.catch_up_interval_s,
             ann_min_rows=search.ann_min_rows,
             fts_refresh_rows=search.fts_refresh_rows,
+            nice=search.indexer_nice,
         )
 
 
@@ -66,6 +75,12 @@ class VectorIndexer:
         self._counts = {"indexed": 0, "failed_batches": 0, "dropped_batches": 0}
         self._store: Any = None
         self._embedder: Any = None
+        self._worker = ThreadPoolExecutor(
+            1,
+            thread_name_prefix="vector-index",
+            initializer=lower_thread_priority,
+            initargs=(self._settings.nice,),
+        )
 
     def submit(self, rows: list[dict[str, Any]]) -> None:
         """Queue durable ``messages`` rows for indexing; never blocks."""
@@ -98,9 +113,7 @@ class VectorIndexer:
             while self._pending:
                 rows = self._pending.popleft()
                 try:
-                    self._counts["indexed"] += await asyncio.to_thread(
-                        self._index, rows
-                    )
+                    self._counts["indexed"] += await self._in_worker(self._index, rows)
                 except Exception as exc:
                     self._counts["failed_batches"] += 1
                     self._behind = True
@@ -113,11 +126,14 @@ class VectorIndexer:
                     )
             if self._behind and not self._pending:
                 try:
-                    added = await asyncio.to_thread(self._catch_up)
+                    added = await self._in_worker(self._catch_up)
                     self._counts["indexed"] += added
                     self._behind = False
                 except Exception as exc:
                     log.error("vector catch-up failed; retry later: %r", exc)
+
+    async def _in_worker(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
 
     def _ready(self) -> tuple[Any, Any]:
         if self._store is None:
@@ -148,3 +164,16 @@ class VectorIndexer:
 
         store, embedder = self._ready()
         return catch_up(self._root, embedder, store)
+
+
+def lower_thread_priority(increment: int) -> None:
+    """Raise the calling thread's nice value by ``increment`` (Linux sets it
+    per thread); where that is not possible, log and run at normal priority."""
+    if increment <= 0:
+        return
+    try:
+        thread = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, current + increment))
+    except (AttributeError, OSError) as exc:
+        log.debug("cannot lower the indexer's priority: %r", exc)

@@ -77,3 +77,23 @@ async def test_a_failed_batch_is_retried_by_catch_up(stored, monkeypatch):
     indexer.submit(rows)
     await _run_until(indexer, root, len(rows))
     assert indexer.stats()["failed_batches"] == 1
+
+
+def test_lower_thread_priority_changes_only_the_calling_thread():
+    import os
+    import threading
+
+    from storage.vector_indexer import lower_thread_priority
+
+    seen: list[int] = []
+
+    def work() -> None:
+        lower_thread_priority(5)
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert seen == [min(19, before + 5)]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
