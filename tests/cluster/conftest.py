@@ -11,29 +11,19 @@ from typing import Any
 
 import pytest
 
+from benchmarks.launch import platform_settings as launch_settings
 from cluster.config import load_config
 from cluster.process import PlatformProcess
 from storage.sql import connect
-from tests.conftest import free_port
 
 PLATFORM_CPUS = 4
 
 
 def platform_settings(workdir: Path, **sections: dict[str, Any]) -> dict[str, dict]:
-    settings: dict[str, dict[str, Any]] = {
-        "storage": {"root": str(workdir / "store")},
-        "smtp": {"port": free_port(), "spool_dir": str(workdir / "spool")},
-        "http": {"port": free_port()},
-        "imap": {
-            "port": free_port(),
-            "metadata_path": str(workdir / "metadata.sqlite3"),
-        },
-        "pipeline": {
-            "state_file": str(workdir / "platform.json"),
-            "flush_interval_s": 0.5,
-        },
-        "classifier": {"num_cpus": 1},
-    }
+    """The benchmarks' settings, with quicker flushes and one CPU to classify."""
+    settings = launch_settings(workdir)
+    settings["pipeline"]["flush_interval_s"] = 0.5
+    settings["classifier"] = {"num_cpus": 1}
     for section, fields in sections.items():
         settings.setdefault(section, {}).update(fields)
     return settings
