@@ -194,11 +194,16 @@ def _idle_latency_s(
 
 
 def run(messages: int, batch_size: int = 500) -> dict[str, float]:
+    """The figures of a server without Ray; its mailbox is removed after."""
+    with tempfile.TemporaryDirectory(prefix="mailray-imap-bench-") as workdir:
+        return _without_ray(Path(workdir), messages, batch_size)
+
+
+def _without_ray(workdir: Path, messages: int, batch_size: int) -> dict[str, float]:
     from cluster.config import Config, ImapConfig, StorageConfig, UserConfig
     from imap.service import LocalImap
     from storage.root import StorageRoot
 
-    workdir = Path(tempfile.mkdtemp(prefix="mailray-imap-bench-"))
     config = Config(
         storage=StorageConfig(root=str(workdir / "store")),
         imap=ImapConfig(port=0, metadata_path=str(workdir / "metadata.sqlite3")),
