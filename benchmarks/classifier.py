@@ -8,7 +8,11 @@ One run measures, one after the other so they do not compete for cores:
    (texts/s, p50/p99 latency);
 3. HTTP: concurrent ``POST /classify`` of raw messages on the proxy port.
 
-It prints the Serve/raw ratio (target: handle >= 80 % of raw). Texts come
+The three run in turn for ``--rounds`` rounds and each reports its best
+round: the development VM's CPU speed drifts by up to 3x within a minute
+(a fixed matmul loop measured 0.65-2.2 s), so one pass of each would
+compare a fast minute with a slow one. It prints the Serve/raw ratio of
+the best rounds (target: handle >= 80 % of raw) and every round's figures. Texts come
 from the SpamAssassin test split when the corpus is present, else from the
 fixture corpus; the model is the bundled bootstrap version.
 
@@ -65,7 +69,9 @@ async def _drive(call, items, concurrency: int) -> tuple[float, list[float]]:
     return time.perf_counter() - started, latencies
 
 
-def run(count: int, concurrency: int, http_port: int | None = None) -> dict:
+def run(
+    count: int, concurrency: int, http_port: int | None = None, rounds: int = 1
+) -> dict:
     import httpx
     import ray
     from ray import serve
@@ -87,19 +93,16 @@ def run(count: int, concurrency: int, http_port: int | None = None) -> dict:
     version = bundled_versions()[-1]
     registry = ModelRegistry(StorageRoot.from_config(config.storage))
     batch = config.classifier.max_batch_size
-
-    # 1. raw, in this process
     model = SpamModel.load(
         registry.local_path(version), dtype=config.classifier.dtype, version=version
     )
     model.predict(texts[:batch], batch_size=batch)  # warm-up
-    started = time.perf_counter()
-    model.predict(texts, batch_size=batch)
-    raw_s = time.perf_counter() - started
-    dtype = model.dtype
-    del model
 
-    # 2 and 3. through Serve
+    def raw_round() -> float:
+        started = time.perf_counter()
+        model.predict(texts, batch_size=batch)
+        return time.perf_counter() - started
+
     owns_ray = not ray.is_initialized()
     if owns_ray:
         from tests.conftest import free_port
@@ -107,6 +110,7 @@ def run(count: int, concurrency: int, http_port: int | None = None) -> dict:
         ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False)
         http_port = http_port or free_port()
         serve.start(http_options={"host": "127.0.0.1", "port": http_port})
+    measured: list[dict] = []
     try:
         handle = serve.run(build_app(config), name=APP_NAME, route_prefix=ROUTE_PREFIX)
 
@@ -119,8 +123,7 @@ def run(count: int, concurrency: int, http_port: int | None = None) -> dict:
             )
             response.raise_for_status()
 
-        async def measure():
-            await _drive(by_handle, texts[:batch], concurrency)  # warm-up
+        async def serve_round() -> tuple[tuple[float, list[float]], ...]:
             handle_result = await _drive(by_handle, texts, concurrency)
             limits = httpx.Limits(max_connections=concurrency)
             async with httpx.AsyncClient(timeout=120, limits=limits) as client:
@@ -129,25 +132,38 @@ def run(count: int, concurrency: int, http_port: int | None = None) -> dict:
                 )
             return handle_result, http_result
 
-        (handle_s, handle_lat), (http_s, http_lat) = asyncio.run(measure())
+        asyncio.run(_drive(by_handle, texts[:batch], concurrency))  # warm-up
+        for _ in range(rounds):
+            raw_s = raw_round()
+            (handle_s, handle_lat), (http_s, http_lat) = asyncio.run(serve_round())
+            measured.append(
+                {
+                    "raw_per_s": count / raw_s,
+                    "handle_per_s": count / handle_s,
+                    "handle_p50_ms": 1000 * statistics.median(handle_lat),
+                    "handle_p99_ms": 1000 * _percentile(handle_lat, 0.99),
+                    "http_per_s": count / http_s,
+                    "http_p50_ms": 1000 * statistics.median(http_lat),
+                    "http_p99_ms": 1000 * _percentile(http_lat, 0.99),
+                }
+            )
         serve.delete(APP_NAME)
     finally:
         if owns_ray:
             serve.shutdown()
             ray.shutdown()
 
+    best_handle = max(measured, key=lambda r: r["handle_per_s"])
+    best_http = max(measured, key=lambda r: r["http_per_s"])
     return {
         "count": count,
         "concurrency": concurrency,
-        "dtype": dtype,
+        "dtype": model.dtype,
         "batch": batch,
-        "raw_per_s": count / raw_s,
-        "handle_per_s": count / handle_s,
-        "handle_p50_ms": 1000 * statistics.median(handle_lat),
-        "handle_p99_ms": 1000 * _percentile(handle_lat, 0.99),
-        "http_per_s": count / http_s,
-        "http_p50_ms": 1000 * statistics.median(http_lat),
-        "http_p99_ms": 1000 * _percentile(http_lat, 0.99),
+        "rounds": measured,
+        "raw_per_s": max(r["raw_per_s"] for r in measured),
+        **{k: v for k, v in best_handle.items() if k.startswith("handle")},
+        **{k: v for k, v in best_http.items() if k.startswith("http")},
     }
 
 
@@ -189,10 +205,17 @@ def compare_dtypes(count: int) -> list[dict]:
 def report(result: dict) -> str:
     ratio = result["handle_per_s"] / result["raw_per_s"]
     http_ratio = result["http_per_s"] / result["raw_per_s"]
+    lines = [
+        f"round {i}: raw {r['raw_per_s']:.1f}, handle {r['handle_per_s']:.1f}, "
+        f"http {r['http_per_s']:.1f} per s"
+        for i, r in enumerate(result["rounds"], 1)
+    ]
     return "\n".join(
         [
             f"classifier: {result['count']} messages, {result['concurrency']} "
-            f"concurrent, dtype {result['dtype']}, batch {result['batch']}",
+            f"concurrent, dtype {result['dtype']}, batch {result['batch']}, "
+            f"best of {len(result['rounds'])} rounds",
+            *lines,
             f"raw     {result['raw_per_s']:7.1f} texts/s",
             f"handle  {result['handle_per_s']:7.1f} texts/s  "
             f"p50 {result['handle_p50_ms']:.0f} ms  "
@@ -210,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", action="store_true", help="CI smoke size")
     parser.add_argument("--messages", type=int, default=None)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=None, help="3; 1 when small")
     parser.add_argument(
         "--compare-dtypes", action="store_true", help="fp32 vs bf16 vs int8 only"
     )
@@ -223,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"max |score diff|: {row['max_abs_score_diff']:.4f}"
             )
         return 0
-    print(report(run(count, args.concurrency)))
+    rounds = args.rounds or (1 if args.small else 3)
+    print(report(run(count, args.concurrency, rounds=rounds)))
     return 0
 
 
