@@ -62,8 +62,10 @@ def _snapshot(root, small: bool) -> None:
     corpus = FIXTURE_CORPUS if small or not CORPUS.is_dir() else CORPUS
     examples = walk_corpus(corpus)
     if not small:
-        # Every 10th message: a 600-message snapshot keeps the gate short.
-        examples = examples[::10]
+        # Every 5th message: the eval set gets ~160 ham, so one false
+        # positive (0.6 %) stays inside the gate's 1 % FPR tolerance; with
+        # every 10th, one message was 1.2 % and a sound candidate failed.
+        examples = examples[::5]
     texts = dict(zip((e.path for e in examples), texts_of(examples), strict=True))
     snapshot_corpus(root, examples, texts)
 
