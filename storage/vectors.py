@@ -25,6 +25,7 @@ The table lives under the storage root, so it is on local disk or on S3
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,11 @@ from storage.errors import StorageError
 from storage.root import StorageRoot
 
 log = logging.getLogger("mailray.storage")
+
+# Lance's Rust logger warns twice per hybrid query that a future release
+# will stop adding _distance/_score to the sub-queries' columns (a hybrid
+# query cannot name both); errors still show. Read at lancedb's import.
+os.environ.setdefault("LANCEDB_LOG", "error")
 
 FOLDER = "lance"
 TABLE_NAME = "messages"
