@@ -31,9 +31,12 @@ def weed_binary() -> Path | None:
 
 
 class SeaweedS3:
-    def __init__(self, binary: Path, folder: Path) -> None:
+    def __init__(self, binary: Path, folder: Path, max_volumes: int = 50) -> None:
+        """``max_volumes`` of 64 MB each bound what the server holds (3.2 GB
+        by default: plenty for tests, not for a million-row benchmark)."""
         self.binary = binary
         self.folder = folder
+        self.max_volumes = max_volumes
         self.data = folder / "data"
         self.data.mkdir(parents=True, exist_ok=True)
         self.config = folder / "s3.json"
@@ -74,7 +77,7 @@ class SeaweedS3:
             "-master.volumeSizeLimitMB=64",
             f"-volume.port={p['volume']}",
             f"-volume.port.grpc={p['volume_grpc']}",
-            "-volume.max=50",
+            f"-volume.max={self.max_volumes}",
             "-filer",
             f"-filer.port={p['filer']}",
             f"-filer.port.grpc={p['filer_grpc']}",
