@@ -8,6 +8,9 @@ import socket
 
 import pytest
 
+from ingest.policy import RecipientPolicy
+from ingest.smtp import IngestHandler, build_received
+
 MESSAGE = b"From: a@example.org\r\nSubject: hello\r\n\r\nline one\r\n..dotted\r\n"
 
 
@@ -129,3 +132,46 @@ async def test_dot_stuffed_lines_are_unstuffed(smtp_server):
     )
     [message] = smtp_server.accepted
     assert message.raw.endswith(b"\r\n\r\n.line\r\n")
+
+
+def _protocols():
+    from aiosmtpd.smtp import SMTP
+
+    from ingest.smtp import MailraySMTP
+
+    handler = IngestHandler(
+        RecipientPolicy.build(["example.com"], []), build_received("mx"), _refuse
+    )
+    return MailraySMTP(handler, hostname="mx.test"), SMTP(handler, hostname="mx.test")
+
+
+async def _refuse(message):
+    return "451 4.3.0 not here"
+
+
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "<a@example.org>",
+        "a@example.org",
+        "<a@example.org> SIZE=100 BODY=8BITMIME",
+        "",
+        "<>",
+        "<unterminated",
+        '<"quoted local"@example.org>',
+        "not an address <a@example.org>",
+        "<" + "x" * 100 + "@example.org>",
+    ],
+)
+async def test_address_parse_matches_aiosmtpd(arg):
+    ours, theirs = _protocols()
+    ours.local_part_limit = theirs.local_part_limit = 64
+    assert ours._getaddr(arg) == theirs._getaddr(arg)
+
+
+async def test_command_and_hook_tables_match_aiosmtpd():
+    ours, theirs = _protocols()
+    assert ours._smtp_methods.keys() == theirs._smtp_methods.keys()
+    assert ours._auth_methods.keys() == theirs._auth_methods.keys()
+    assert ours._handle_hooks.keys() == {"EHLO", "RCPT", "DATA"}
+    assert ours._ehlo_hook_ver == "new"
