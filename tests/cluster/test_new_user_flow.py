@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import time
+from collections import Counter
 
 import pytest
+from imapclient import IMAPClient
 
-from ingest.sender import collect, send_all
+from ingest.sender import collect, send_all, to_crlf
 from storage.root import StorageRoot
 from storage.sql import connect
 from storage.tables import Tables
@@ -23,6 +27,9 @@ pytestmark = [
 ]
 
 CORPUS_MESSAGES = 6046
+USER, PASSWORD = "test@example.com", "test"
+# mailray's own trace header, the first of every stored message.
+RECEIVED = re.compile(rb"\AReceived: .*? id ([0-9a-f]{32})[;\r].*?\r\n(?=\S)", re.S)
 
 
 def _cli(*args: str, env: dict[str, str] | None = None, timeout_s: float = 300) -> str:
@@ -97,6 +104,25 @@ def test_spamassassin_corpus_is_stored_scored_and_queryable(
     )
     assert json.loads(query) == [{"n": CORPUS_MESSAGES}]
 
+    # A client syncing INBOX and Junk gets every message byte for byte: what
+    # was sent, behind the Received header mailray added, each in the folder
+    # its verdict says.
+    sent = Counter(to_crlf(m.data) for m in collect([spamassassin]))
+    labels = dict(con.sql("SELECT queue_id, label FROM messages").fetchall())
+    served = _sync(platform.wait_ready().imap, expected=CORPUS_MESSAGES)
+    misfiled = []
+    for folder, raws in served.items():
+        for raw in raws:
+            trace = RECEIVED.match(raw)
+            assert trace, raw[:200]
+            sent[raw[trace.end() :]] -= 1
+            label = labels[trace.group(1).decode()]
+            if (folder == "Junk") != (label == "spam"):
+                misfiled.append((folder, label, trace.group(1)))
+    assert not misfiled, misfiled[:5]
+    assert not +sent and not -sent, "served bytes differ from the sent ones"
+    assert served["Junk"], "the corpus is 31 % spam: Junk cannot be empty"
+
     status = json.loads(_cli("status", "--json", env=env))
     assert status["stored_messages"] == CORPUS_MESSAGES
     assert set(status["queues"]) == {"parse", "classify", "store"}
@@ -133,3 +159,34 @@ def test_spamassassin_corpus_is_stored_scored_and_queryable(
     )
     assert all(error for (error,) in reasons)
     assert platform.proc.poll() is None  # nothing crashed the platform
+
+
+def _sync(imap: str | None, expected: int, timeout_s: float = 300) -> dict:
+    """Every message of INBOX and Junk, as a syncing client fetches them,
+    once delivery has filed all ``expected`` of them."""
+    assert imap, "the platform serves no IMAP"
+    host, port = imap.rsplit(":", 1)
+    with IMAPClient(host, port=int(port), ssl=False, timeout=120) as client:
+        client.login(USER, PASSWORD)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            counts = {
+                f: client.folder_status(f, [b"MESSAGES"])[b"MESSAGES"]
+                for f in ("INBOX", "Junk")
+            }
+            if sum(counts.values()) >= expected or time.monotonic() > deadline:
+                break
+            time.sleep(1.0)
+        assert sum(counts.values()) == expected, counts
+        served: dict[str, list[bytes]] = {}
+        for folder in counts:
+            client.select_folder(folder, readonly=True)
+            uids = client.search("ALL")
+            served[folder] = [
+                item[b"BODY[]"]
+                for start in range(0, len(uids), 500)
+                for item in client.fetch(
+                    uids[start : start + 500], ["BODY.PEEK[]"]
+                ).values()
+            ]
+        return served
