@@ -258,3 +258,42 @@ def test_files_of_the_one_file_per_message_spool_are_imported(tmp_path):
     assert list(spool.pending()) == [message.queue_id]
     assert spool.read(message.queue_id) == message
     assert spool.import_legacy() == 0
+
+
+GROUP_WRITER = """
+import sys
+from datetime import UTC, datetime
+from ingest.spool import Spool, new_queue_id
+from ingest.types import ReceivedMessage
+
+spool = Spool(sys.argv[1], segment_bytes=64 * 1024)
+while True:
+    group = [
+        ReceivedMessage(new_queue_id(), "a@example.org", ("t@example.com",),
+                        datetime.now(UTC), "127.0.0.1", b"x" * 2000)
+        for _ in range(8)
+    ]
+    spool.write_many(group)
+    print(" ".join(m.queue_id for m in group), flush=True)  # "250" for these
+"""
+
+
+def test_sigkill_mid_write_keeps_every_acknowledged_message(tmp_path):
+    writer = subprocess.Popen(
+        [sys.executable, "-c", GROUP_WRITER, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert writer.stdout is not None
+    acknowledged = []
+    for _ in range(100):
+        acknowledged.extend(writer.stdout.readline().split())
+    writer.kill()
+    writer.wait(timeout=60)
+    acknowledged.extend(writer.stdout.read().split())
+
+    spool = Spool(tmp_path)
+    pending = set(spool.pending())
+    assert set(acknowledged) <= pending
+    assert all(spool.read(q).raw == b"x" * 2000 for q in acknowledged)
+    assert len(_segments(tmp_path)) > 1
