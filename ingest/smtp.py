@@ -49,7 +49,7 @@ class MailraySMTP(SMTP):
         # SMTP.__init__ finds the command, hook and AUTH methods of the
         # protocol and its handler by scanning dir() of both with
         # inspect.getmembers, on every connection; the scan needs no more.
-        return _names(type(self), ("smtp_", "auth_"))
+        return list(_names(type(self), ("smtp_", "auth_")))
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         # aiosmtpd's own defines a typing.Protocol class on every MAIL and
@@ -71,8 +71,8 @@ class MailraySMTP(SMTP):
 
 
 @functools.cache
-def _names(cls: type, prefixes: tuple[str, ...]) -> list[str]:
-    return [name for name in dir(cls) if name.startswith(prefixes)]
+def _names(cls: type, prefixes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(name for name in dir(cls) if name.startswith(prefixes))
 
 
 class IngestHandler:
@@ -90,7 +90,7 @@ class IngestHandler:
 
     def __dir__(self) -> list[str]:
         # See MailraySMTP.__dir__.
-        return _names(type(self), ("handle_", "auth_"))
+        return list(_names(type(self), ("handle_", "auth_")))
 
     async def handle_EHLO(
         self,
