@@ -24,7 +24,12 @@ from pathlib import Path
 
 TARGET_RATIO = 0.8
 TARGET_MEMORY_BYTES = 4 * 1024**3
-DEFAULT_CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+DEFAULT_CORPUS = Path(
+    os.environ.get(
+        "MAILRAY_CORPUS",
+        Path(__file__).resolve().parent.parent.parent / "shared" / "corpus",
+    )
+)
 
 
 def _messages(corpus: Path, limit: int | None):

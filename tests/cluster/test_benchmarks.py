@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -26,5 +27,7 @@ def test_pipeline_benchmark_small_stores_every_message(capsys):
 
     assert main(["--small"]) == 0
     out = capsys.readouterr().out
-    assert "200 stored" in out
+    # 200 corpus messages, or the fixtures' 100 where the corpus is absent.
+    sent = re.search(r"pipeline: (\d+) sent, 0 refused, (\d+) stored", out)
+    assert sent and sent[1] == sent[2] and int(sent[1]) >= 100, out
     assert "classifier alone" in out and "memory idle" in out
