@@ -1,8 +1,9 @@
 """SMTP accept rate of the ingest layer alone, durable spool included.
 
-Postfix's ``smtp-source`` opens 16 sessions and sends 2 KB messages to one
-ingest actor; every 250 means the message was fsynced to the spool and put
-on the (bounded, batched) parse queue. Nothing downstream runs.
+Postfix's ``smtp-source`` opens 16 sessions and sends 2 KB messages to the
+ingest actors (``smtp.actors`` of them, or ``--actors``, sharing one port);
+every 250 means the message was fsynced to the spool and put on the
+(bounded, batched) parse queue. Nothing downstream runs.
 
     .venv/bin/python -m benchmarks.ingest            # 5,000 messages
     .venv/bin/python -m benchmarks.ingest --small    # CI smoke test
@@ -18,6 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+# TODO(#3): not reached on the 2-core machine: one actor's event loop is
+# busy about 1.1 ms per message (aiosmtpd, a connection per message), and two
+# actors leave no CPU to spare beside smtp-source and the queue actor.
 TARGET_MSG_S = 1000.0
 
 
