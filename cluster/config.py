@@ -107,8 +107,11 @@ class ClassifierConfig(_Section):
     max_replicas: int = Field(default=1, ge=1)
     target_ongoing_requests: float = Field(default=32, gt=0)
     max_ongoing_requests: int = Field(default=64, ge=1)
-    num_cpus: float = Field(default=1.0, gt=0)
-    """Per replica; fractional so training and ingest can share a node."""
+    num_cpus: float = Field(default=0.25, gt=0)
+    """Per replica, a logical reservation (torch still uses
+    ``torch_threads``); small, so that on a 2-CPU node the replica, the
+    stages, IMAP, the SMTP actor and a training worker all fit. At 1.0 the
+    SMTP actor could not be placed there and ``mailray up`` waited for ever."""
     torch_threads: int = Field(default=0, ge=0)
     """0 means one per CPU core of the node."""
     dtype: Literal["auto", "fp32", "bf16", "int8"] = "auto"
