@@ -112,8 +112,15 @@ class ClassifierConfig(_Section):
     ``torch_threads``); small, so that on a 2-CPU node the replica, the
     stages, IMAP, the SMTP actor and a training worker all fit. At 1.0 the
     SMTP actor could not be placed there and ``mailray up`` waited for ever."""
-    torch_threads: int = Field(default=0, ge=0)
-    """0 means one per CPU core of the node."""
+    torch_threads: int = Field(default=1, ge=0)
+    """Torch threads per batch; 0 means one per CPU core of the node."""
+    concurrent_batches: int = Field(default=0, ge=0)
+    """Batches a replica scores at once, each on its own thread; 0 means
+    one per ``torch_threads`` cores, as far as ``max_ongoing_requests``
+    fills them. On 2 cores, two one-thread batches kept 97 % of the raw
+    rate under load where one two-thread batch kept 76 %: a thread of a
+    parallel op that loses its core stalls the others, a batch of its own
+    does not."""
     dtype: Literal["auto", "fp32", "bf16", "int8"] = "auto"
     """``auto`` picks bf16 where the CPU has native bf16, else int8."""
     access_log: bool = False

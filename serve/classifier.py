@@ -17,6 +17,7 @@ and anything else HTTP: ``POST /classify`` with the raw message as body.
 
 import asyncio
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from ray import serve
 
-from cluster.config import Config
+from cluster.config import ClassifierConfig, Config
 from serve.errors import BadMessageError
 from serve.text import message_text
 from serve.verdict import Verdict
@@ -87,8 +88,33 @@ def check_size(raw: bytes, max_bytes: int) -> None:
         )
 
 
+def node_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def batch_concurrency(settings: ClassifierConfig, cores: int) -> int:
+    """How many Serve batches a replica scores at once.
+
+    ``concurrent_batches`` when set; otherwise one per ``torch_threads``
+    cores (all cores for 0), but no more than ``max_ongoing_requests`` can
+    fill with full batches.
+    """
+    if settings.concurrent_batches:
+        return settings.concurrent_batches
+    per_batch = settings.torch_threads or cores
+    fillable = settings.max_ongoing_requests // settings.max_batch_size
+    return max(1, min(cores // per_batch, fillable))
+
+
 def load_serving_model(config: Config) -> "SpamModel":
-    """The pinned version, else the registry's serving one; raises if unusable."""
+    """The pinned version, else the registry's serving one; raises if unusable.
+
+    For scoring in this process, on every core.
+    """
     from serve.model import SpamModel
     from storage.registry import ModelRegistry
     from storage.root import StorageRoot
@@ -100,7 +126,6 @@ def load_serving_model(config: Config) -> "SpamModel":
         registry.local_path(version),
         dtype=settings.dtype,
         version=version,
-        torch_threads=settings.torch_threads,
     )
 
 
@@ -119,19 +144,26 @@ class Classifier:
         self._models = ReplicaModels(config)
         self._model = self._models.pair.stable
         version = self._model.version
-        # One thread: torch already uses every core for one batch.
-        self._model_thread = ThreadPoolExecutor(1, thread_name_prefix="model")
+        # Each batch in flight has a thread of its own (and torch_threads
+        # cores): one stalled batch never holds up the others.
+        concurrent = batch_concurrency(settings, node_cores())
+        self._model_threads = ThreadPoolExecutor(concurrent, thread_name_prefix="model")
         self._parse_threads = ThreadPoolExecutor(2, thread_name_prefix="parse")
-        self._score_batch.set_max_batch_size(settings.max_batch_size)
-        self._score_batch.set_batch_wait_timeout_s(settings.batch_wait_timeout_s)
+        self._score_batch = serve.batch(
+            self._score_texts,
+            max_batch_size=settings.max_batch_size,
+            batch_wait_timeout_s=settings.batch_wait_timeout_s,
+            max_concurrent_batches=concurrent,
+        )
 
         # Fail now, loudly, rather than on the first message.
         self._model.predict(["Subject: start-up check"])
         log.info(
-            "classifier replica serving %s (%s, threshold %.3f)",
+            "classifier replica serving %s (%s, threshold %.3f, %d batches at once)",
             version,
             self._model.dtype,
             self._model.threshold,
+            concurrent,
         )
 
     def check_health(self) -> None:
@@ -142,13 +174,13 @@ class Classifier:
         """Serve's ``user_config``: a rollout state, applied off the loop."""
         await asyncio.to_thread(self._models.apply_user_config, user_config)
 
-    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
-    async def _score_batch(
+    async def _score_texts(
         self, texts: list[str], keys: list[str | None]
     ) -> list[Verdict]:
+        """One Serve batch (``self._score_batch`` gathers them)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._model_thread, self._models.score, texts, keys
+            self._model_threads, self._models.score, texts, keys
         )
 
     async def classify(self, raw: bytes, key: str | None = None) -> Verdict:

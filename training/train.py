@@ -198,11 +198,9 @@ def train(
         folder = _fit(config, loop_config, storage_dir, show_progress)
         fit_s = time.monotonic() - fit_started
 
-        model = SpamModel.load(
-            folder,
-            dtype=config.classifier.dtype,
-            torch_threads=config.classifier.torch_threads,
-        )
+        # In-process scoring: every core (the replicas' thread split is
+        # for batches in flight side by side).
+        model = SpamModel.load(folder, dtype=config.classifier.dtype)
         threshold = 0.5
         metrics: dict[str, Any] = {}
         if validation:

@@ -6,7 +6,8 @@ import pickle
 
 import pytest
 
-from serve.classifier import check_size, verdict_for
+from cluster.config import ClassifierConfig
+from serve.classifier import batch_concurrency, check_size, verdict_for
 from serve.errors import BadMessageError
 from serve.model import length_batches, resolve_dtype
 
@@ -81,3 +82,22 @@ def test_length_batches_table(lengths, max_texts, max_tokens, batches):
 def test_length_batches_rejects_empty_budgets():
     with pytest.raises(ValueError):
         length_batches([1], 0, 10)
+
+
+@pytest.mark.parametrize(
+    ("fields", "cores", "expected"),
+    [
+        ({}, 2, 2),  # one single-thread batch per core
+        ({}, 1, 1),
+        ({}, 16, 2),  # 64 ongoing requests fill two batches of 32
+        ({"max_ongoing_requests": 512}, 16, 16),
+        ({"torch_threads": 2}, 8, 2),
+        ({"torch_threads": 0}, 8, 1),  # one batch on every core
+        ({"torch_threads": 4}, 2, 1),  # more threads than cores: still one
+        ({"concurrent_batches": 3}, 2, 3),  # as configured
+    ],
+)
+def test_batch_concurrency_fills_the_cores(fields, cores, expected):
+    settings = ClassifierConfig(**fields)
+
+    assert batch_concurrency(settings, cores) == expected
