@@ -54,6 +54,22 @@ def _shadowed(root: StorageRoot, candidate: str) -> int:
     ).fetchone()[0]
 
 
+def _canary_or_rejection(root: StorageRoot):
+    """The canary's state once it began; a rejected candidate fails the test."""
+    state = read_state(root)
+    if state.phase == "canary":
+        return state
+    con = connect(root)
+    views = {r[0] for r in con.sql("SELECT view_name FROM duckdb_views()").fetchall()}
+    if "model_events" in views:
+        rejected = con.sql(
+            "SELECT version, reason, metrics FROM model_events "
+            "WHERE event = 'rejected'"
+        ).fetchall()
+        assert not rejected, f"the gate rejected the candidate: {rejected}"
+    return None
+
+
 def _false_positives(model: SpamModel, texts: list[str]) -> int:
     return sum(s >= model.threshold for s in model.predict(texts))
 
@@ -122,11 +138,7 @@ def test_campaign_moved_to_junk_is_learned_canaried_and_promoted(
     label_batch(ready.imap, USER, PASSWORD, "club", "ham")
 
     # Training triggers by itself; the candidate passes the gate.
-    state = _wait(
-        lambda: (s := read_state(root)).phase == "canary" and s,
-        "a canary",
-        timeout_s=900,
-    )
+    state = _wait(lambda: _canary_or_rejection(root), "a canary", timeout_s=420)
     candidate = state.candidate_version
 
     # Replicas load the candidate a few seconds after the rollout names it;
