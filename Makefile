@@ -31,7 +31,7 @@ lint: install-test
 	$(VENV)/bin/ruff format --check .
 
 test: install-test peers lint
-	$(VENV)/bin/pytest -ra $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -ra --durations=25 $(PYTEST_ARGS)
 
 bench: install-test peers
 	$(PY) -m benchmarks.all --small

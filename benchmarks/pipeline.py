@@ -81,26 +81,32 @@ texts = json.load(open(sys.argv[2]))
 handle = serve.get_app_handle(APP_NAME)
 
 async def score_all():
+    # As the classify stage keeps it: a steady number of requests in flight
+    # (its concurrent batches), not waves that drain between them.
+    in_flight = asyncio.Semaphore(int(sys.argv[3]))
+
+    async def one(text):
+        async with in_flight:
+            await handle.classify_text.remote(text)
+
     started = time.perf_counter()
-    for start in range(0, len(texts), 256):
-        await asyncio.gather(
-            *(handle.classify_text.remote(t) for t in texts[start : start + 256])
-        )
+    await asyncio.gather(*(one(t) for t in texts))
     return len(texts) / (time.perf_counter() - started)
 
 print(asyncio.run(score_all()))
 """
 
 
-def _classifier_rate(state, texts: list[str], workdir: Path) -> float:
+def _classifier_rate(state, texts: list[str], workdir: Path, in_flight: int) -> float:
     """Texts/s through the classifier's Serve handle alone, same cluster."""
     import json
     import subprocess
 
     texts_path = workdir / "texts.json"
     texts_path.write_text(json.dumps(texts))
+    script = [_SCORE_SCRIPT, state.ray_address, str(texts_path), str(in_flight)]
     result = subprocess.run(
-        [sys.executable, "-c", _SCORE_SCRIPT, state.ray_address, str(texts_path)],
+        [sys.executable, "-c", *script],
         env={**os.environ, "RAY_AUTH_MODE": "token"},
         capture_output=True,
         text=True,
@@ -113,6 +119,7 @@ def _classifier_rate(state, texts: list[str], workdir: Path) -> float:
 def run(messages, workdir: Path) -> dict:
     from benchmarks.launch import running_platform
     from cluster.status import collect_status
+    from ingest.classify_stage import ClassifyStage
     from ingest.mime import parse_message
     from ingest.sender import send_all
     from serve.text import model_text
@@ -147,7 +154,8 @@ def run(messages, workdir: Path) -> dict:
 
         status = collect_status(state, config)
         texts = [model_text(parse_message(m.data)) for m in messages]
-        classifier_msg_s = _classifier_rate(state, texts, workdir)
+        in_flight = config.pipeline.batch_size * ClassifyStage.concurrency
+        classifier_msg_s = _classifier_rate(state, texts, workdir, in_flight)
     return {
         "sent": summary.sent,
         "refused": len(summary.refused),

@@ -140,7 +140,11 @@ class PipelineConfig(_Section):
     queue_max_items: int = Field(default=2000, ge=1)
     """Bounded: a full queue makes SMTP answer 451 4.3.2."""
     batch_size: int = Field(default=64, ge=1)
-    batch_wait_s: float = Field(default=0.2, ge=0)
+    batch_wait_s: float = Field(default=1.0, ge=0)
+    """Longest an idle stage waits on its queue before it looks for due
+    retries (or a stop) again; mail arriving ends the wait at once. Each
+    wait is a call on the queue actor: at 0.2 s the idle stages and their
+    queues took about a tenth of a core."""
     flush_interval_s: float = Field(default=1.0, gt=0)
     """Longest time a stored message waits before its Parquet file is written."""
     max_attempts: int = Field(default=5, ge=1)
@@ -258,8 +262,14 @@ class SearchConfig(_Section):
     max_backlog_batches: int = Field(default=20, ge=1)
     """Stored batches waiting for embedding; past it, catch-up indexes them."""
     catch_up_interval_s: float = Field(default=30.0, gt=0)
+    indexer_idle: bool = True
+    """Run the indexer's thread under Linux's SCHED_IDLE: it gets a core
+    only when nothing else wants one. Ray already starts workers at nice
+    15, so a nice increment alone (capped at 19) still left the indexer
+    about a third of a core that a model thread wanted."""
     indexer_nice: int = Field(default=10, ge=0, le=19)
-    """How much lower than the mail path the indexer's thread runs (nice)."""
+    """Where SCHED_IDLE is off or missing: how much lower than the mail
+    path the indexer's thread runs (nice)."""
 
 
 class UserConfig(_Section):

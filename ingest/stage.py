@@ -66,7 +66,7 @@ class StageLoop:
         while not self._stopping:
             batch = self._due_retries()
             room = self._config.batch_size - len(batch)
-            wait_s = 0.0 if batch else self._config.batch_wait_s
+            wait_s = 0.0 if batch else self._idle_wait_s()
             if room > 0:
                 batch.extend(await queues.take(self._inbox, room, max(wait_s, 0.05)))
             if not batch:
@@ -120,6 +120,15 @@ class StageLoop:
             await queues.put_all(self._outbox, done)
         if dead:
             await queues.put_all(self._store, dead)
+
+    def _idle_wait_s(self) -> float:
+        """How long to wait on the queue: an arriving item ends the wait at
+        once, so this only bounds how late a retry falls due or a stop is
+        seen; every wait is a call on the queue actor, so not too short."""
+        wait_s = self._config.batch_wait_s
+        if self._retry_heap:
+            wait_s = min(wait_s, self._retry_heap[0][0] - time.monotonic())
+        return wait_s
 
     def _due_retries(self) -> list[Any]:
         now = time.monotonic()

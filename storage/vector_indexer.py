@@ -13,9 +13,9 @@ lose or hold up a message, because the Parquet tables are the record:
   :func:`storage.indexing.catch_up`, which indexes whatever the tables hold
   and the vector table lacks.
 
-Its worker thread runs at a lower CPU priority (``search.indexer_nice``),
-so under a burst of mail the cores go to parsing and classifying first and
-search catches up when the burst is over.
+Its worker thread runs at the lowest CPU priority (``SCHED_IDLE``, see
+``search.indexer_idle``), so under a burst of mail the cores go to parsing
+and classifying first and search catches up when the burst is over.
 
 TODO(#6): the embedding should come from the classifier replica's own
 forward pass (adapters disabled, see ``serve.embedding``); today the store
@@ -51,6 +51,7 @@ class IndexerSettings:
     ann_min_rows: int = 50_000
     fts_refresh_rows: int = 1_000
     nice: int = 10
+    idle: bool = True
 
     @classmethod
     def from_config(cls, search: SearchConfig) -> IndexerSettings:
@@ -62,6 +63,7 @@ class IndexerSettings:
             ann_min_rows=search.ann_min_rows,
             fts_refresh_rows=search.fts_refresh_rows,
             nice=search.indexer_nice,
+            idle=search.indexer_idle,
         )
 
 
@@ -79,7 +81,7 @@ class VectorIndexer:
             1,
             thread_name_prefix="vector-index",
             initializer=lower_thread_priority,
-            initargs=(self._settings.nice,),
+            initargs=(self._settings.nice, self._settings.idle),
         )
 
     def submit(self, rows: list[dict[str, Any]]) -> None:
@@ -166,9 +168,20 @@ class VectorIndexer:
         return catch_up(self._root, embedder, store)
 
 
-def lower_thread_priority(increment: int) -> None:
-    """Raise the calling thread's nice value by ``increment`` (Linux sets it
-    per thread); where that is not possible, log and run at normal priority."""
+def lower_thread_priority(increment: int, idle: bool = False) -> None:
+    """Lower the calling thread's CPU priority (Linux sets it per thread).
+
+    ``idle``: the SCHED_IDLE policy, which runs the thread only on a core
+    nothing else wants. Otherwise, or where that fails, the nice value goes
+    up by ``increment``; where neither is possible the thread runs as it is.
+    """
+    if idle and hasattr(os, "SCHED_IDLE"):
+        try:
+            # pid 0: the calling thread, not the whole process.
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return
+        except OSError as exc:
+            log.debug("cannot run the indexer under SCHED_IDLE: %r", exc)
     if increment <= 0:
         return
     try:

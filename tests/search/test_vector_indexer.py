@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 
 import pytest
 
@@ -80,9 +82,6 @@ async def test_a_failed_batch_is_retried_by_catch_up(stored, monkeypatch):
 
 
 def test_lower_thread_priority_changes_only_the_calling_thread():
-    import os
-    import threading
-
     from storage.vector_indexer import lower_thread_priority
 
     seen: list[int] = []
@@ -97,3 +96,21 @@ def test_lower_thread_priority_changes_only_the_calling_thread():
     thread.join()
     assert seen == [min(19, before + 5)]
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_idle_priority_changes_only_the_calling_thread():
+    from storage.vector_indexer import lower_thread_priority
+
+    seen: list[int] = []
+
+    def work() -> None:
+        lower_thread_priority(5, idle=True)
+        seen.append(os.sched_getscheduler(0))
+
+    before = os.sched_getscheduler(0)
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert seen == [os.SCHED_IDLE]
+    assert os.sched_getscheduler(0) == before != os.SCHED_IDLE
