@@ -63,8 +63,7 @@ def _canary_or_rejection(root: StorageRoot):
     views = {r[0] for r in con.sql("SELECT view_name FROM duckdb_views()").fetchall()}
     if "model_events" in views:
         rejected = con.sql(
-            "SELECT version, reason, metrics FROM model_events "
-            "WHERE event = 'rejected'"
+            "SELECT version, reason, metrics FROM model_events WHERE event = 'rejected'"
         ).fetchall()
         assert not rejected, f"the gate rejected the candidate: {rejected}"
     return None
