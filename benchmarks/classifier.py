@@ -44,7 +44,10 @@ def _messages(count: int) -> list[bytes]:
 
     root = CORPUS if CORPUS.is_dir() else FIXTURE_CORPUS
     examples = select(walk_corpus(root), "test") or walk_corpus(root)
-    raws = [e.path.read_bytes() for e in examples]
+    # Spread over the whole split (it is walked folder by folder: easy ham,
+    # whose texts are short, comes first), repeating only past its end.
+    step = max(1, len(examples) // count)
+    raws = [e.path.read_bytes() for e in examples[::step]]
     return [raws[i % len(raws)] for i in range(count)]
 
 
