@@ -106,7 +106,13 @@ class ClassifierConfig(_Section):
     min_replicas: int = Field(default=1, ge=0)
     max_replicas: int = Field(default=1, ge=1)
     target_ongoing_requests: float = Field(default=32, gt=0)
-    max_ongoing_requests: int = Field(default=64, ge=1)
+    max_ongoing_requests: int = Field(default=256, ge=1)
+    """Requests a replica holds at once. Keep it above what the pipeline
+    keeps in flight (``pipeline.batch_size`` times the classify stage's 3
+    concurrent batches, 192 by default): calls beyond it wait in the
+    caller's router, which retries with backoff while the replica runs dry.
+    At 64 the platform's replica sat idle most of the time and classified
+    8.6 msg/s; at 256, 35 msg/s on the same texts."""
     num_cpus: float = Field(default=0.25, gt=0)
     """Per replica, a logical reservation (torch still uses
     ``torch_threads``); small, so that on a 2-CPU node the replica, the

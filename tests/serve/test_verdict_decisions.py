@@ -89,9 +89,10 @@ def test_length_batches_rejects_empty_budgets():
     [
         ({}, 2, 2),  # one single-thread batch per core
         ({}, 1, 1),
-        ({}, 16, 2),  # 64 ongoing requests fill two batches of 32
+        ({}, 16, 8),  # 256 ongoing requests fill eight batches of 32
+        ({"max_ongoing_requests": 64}, 16, 2),
         ({"max_ongoing_requests": 512}, 16, 16),
-        ({"torch_threads": 2}, 8, 2),
+        ({"torch_threads": 2}, 8, 4),
         ({"torch_threads": 0}, 8, 1),  # one batch on every core
         ({"torch_threads": 4}, 2, 1),  # more threads than cores: still one
         ({"concurrent_batches": 3}, 2, 3),  # as configured
