@@ -17,7 +17,6 @@ and anything else HTTP: ``POST /classify`` with the raw message as body.
 
 import asyncio
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -88,14 +87,6 @@ def check_size(raw: bytes, max_bytes: int) -> None:
         )
 
 
-def node_cores() -> int:
-    """The CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def batch_concurrency(settings: ClassifierConfig, cores: int) -> int:
     """How many Serve batches a replica scores at once.
 
@@ -135,6 +126,7 @@ class Classifier:
     """Scores messages with one model version; batched, off the event loop."""
 
     def __init__(self, config: Config) -> None:
+        from serve.model import default_threads
         from serve.replica_models import ReplicaModels
 
         settings = config.classifier
@@ -146,7 +138,7 @@ class Classifier:
         version = self._model.version
         # Each batch in flight has a thread of its own (and torch_threads
         # cores): one stalled batch never holds up the others.
-        concurrent = batch_concurrency(settings, node_cores())
+        concurrent = batch_concurrency(settings, default_threads())
         self._model_threads = ThreadPoolExecutor(concurrent, thread_name_prefix="model")
         self._parse_threads = ThreadPoolExecutor(2, thread_name_prefix="parse")
         self._score_batch = serve.batch(

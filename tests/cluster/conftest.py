@@ -58,19 +58,10 @@ def launch(tmp_path) -> Iterator[Callable[..., PlatformProcess]]:
             platform.stop(timeout_s=60)
         platform.kill()
         # Shown by pytest only when the test failed: what the platform said.
-        _print_tail(platform.log_path)
+        print(f"--- the end of {platform.log_path} ---")
+        print(platform.log_tail(max_bytes=16_000))
     for path in temp_dirs:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def _print_tail(path: Path, lines: int = 120) -> None:
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except OSError as exc:
-        print(f"no platform log at {path}: {exc}")
-        return
-    print(f"--- last {lines} lines of {path} ---")
-    print("\n".join(text[-lines:]))
 
 
 def wait_for_rows(

@@ -43,10 +43,13 @@ def _wait(predicate, what: str, timeout_s: float):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _views(con) -> set[str]:
+    return {r[0] for r in con.sql("SELECT view_name FROM duckdb_views()").fetchall()}
+
+
 def _shadowed(root: StorageRoot, candidate: str) -> int:
     con = connect(root)
-    views = {r[0] for r in con.sql("SELECT view_name FROM duckdb_views()").fetchall()}
-    if "shadow_verdicts" not in views:
+    if "shadow_verdicts" not in _views(con):
         return 0
     return con.execute(
         "SELECT count(*) FROM shadow_verdicts WHERE candidate_version = ?",
@@ -60,8 +63,7 @@ def _canary_or_rejection(root: StorageRoot):
     if state.phase == "canary":
         return state
     con = connect(root)
-    views = {r[0] for r in con.sql("SELECT view_name FROM duckdb_views()").fetchall()}
-    if "model_events" in views:
+    if "model_events" in _views(con):
         rejected = con.sql(
             "SELECT version, reason, metrics FROM model_events WHERE event = 'rejected'"
         ).fetchall()
