@@ -214,6 +214,9 @@ class LearningConfig(_Section):
     """Each feedback label is repeated this often in the training set."""
     replay_size: int = Field(default=200, ge=0)
     """Base-corpus (or earlier feedback) examples mixed in against forgetting."""
+    distill_replay: bool = True
+    """Replayed corpus examples train towards the serving model's scores, not
+    their labels, so a candidate keeps its parent's calibration there."""
     cpus_per_worker: float = Field(default=0.5, gt=0)
     torch_threads: int = Field(default=1, ge=1)
     """Few threads, so ingest and serving keep running during a fit."""

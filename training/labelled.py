@@ -2,12 +2,14 @@
 
 Feedback events name messages by queue id; the raw message comes from
 ``objects/raw/...`` and becomes the model's text through ``serve.text``,
-the same text the classifier scored. ``mailray train`` leaves two
+the same text the classifier scored. ``mailray train`` leaves three
 snapshots of the corpus it was given under ``datasets/``:
 
 - ``datasets/eval/data.parquet``: the test split, the gate's fixed set;
 - ``datasets/replay/data.parquet``: the train split, replayed in every
-  fine-tuning run so the model does not forget the base corpus.
+  fine-tuning run so the model does not forget the base corpus;
+- ``datasets/validation/data.parquet``: the validation split, where each
+  candidate picks its own operating threshold, as ``mailray train`` does.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ log = logging.getLogger("mailray.training")
 
 EVAL_SET = "eval"
 REPLAY_SET = "replay"
+VALIDATION_SET = "validation"
+_SNAPSHOTS = ((EVAL_SET, "test"), (REPLAY_SET, "train"), (VALIDATION_SET, "validation"))
 _LABEL_IDS = {"ham": 0, "spam": 1}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -48,6 +52,9 @@ class LabelledText:
     text: str
     label: int
     """0 = ham, 1 = spam."""
+    target: float | None = None
+    """The spam probability to train towards, where it is not the label: the
+    parent model's own score, for replayed corpus examples (distillation)."""
 
 
 def dataset_path(root: StorageRoot, name: str) -> str:
@@ -149,13 +156,13 @@ def held_out(key: str, fraction: float) -> bool:
 
 
 def snapshot_corpus(root: StorageRoot, examples, texts) -> dict[str, int]:
-    """Copy a corpus's test split (eval) and train split (replay) under the root.
+    """Copy a corpus's splits under the root: eval, replay and validation.
 
     ``examples`` are :class:`training.corpus.Example` records and ``texts``
     their model texts by path, as ``mailray train`` has them.
     """
     counts = {}
-    for name, split in ((EVAL_SET, "test"), (REPLAY_SET, "train")):
+    for name, split in _SNAPSHOTS:
         rows = [
             LabelledText(f"{e.group}/{e.path.name}", texts[e.path], e.label)
             for e in examples
@@ -164,8 +171,9 @@ def snapshot_corpus(root: StorageRoot, examples, texts) -> dict[str, int]:
         write_dataset(root, name, rows)
         counts[name] = len(rows)
     log.info(
-        "datasets: %d eval and %d replay examples under datasets/",
+        "datasets: %d eval, %d replay and %d validation examples under datasets/",
         counts[EVAL_SET],
         counts[REPLAY_SET],
+        counts[VALIDATION_SET],
     )
     return counts

@@ -99,7 +99,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     optimizer = torch.optim.AdamW(params, lr=config["learning_rate"], weight_decay=0.01)
 
     ids = config["input_ids"][rank::world]
-    labels = config["labels"][rank::world]
+    # Spam probabilities to train towards: the labels, or where given (replay
+    # under distillation) the parent model's scores.
+    targets = (config.get("targets") or config["labels"])[rank::world]
     batch_size = config["batch_size"]
     steps_per_epoch = math.ceil(len(ids) / batch_size)
     total = steps_per_epoch * config["epochs"]
@@ -120,7 +122,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     for epoch in range(config["epochs"]):
         loss_sum, seen = 0.0, 0
         for chunk in _order([len(x) for x in ids], batch_size, rng):
-            target = torch.tensor([labels[i] for i in chunk])
+            spam = torch.tensor([float(targets[i]) for i in chunk])
+            target = torch.stack([1 - spam, spam], dim=1)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
                 if states is None:
                     input_ids, mask = _pad([torch.tensor(ids[i]) for i in chunk])

@@ -122,6 +122,17 @@ def threshold_table(
     return rows
 
 
+def resolves_fpr(labels: Sequence[int], max_fpr: float) -> bool:
+    """Whether a labelled set has enough ham to measure an FPR of ``max_fpr``.
+
+    With fewer than 1 / max_fpr ham messages one false positive already
+    exceeds the bound, so the set can only say "no false positive", and a
+    threshold fitted to that is noise.
+    """
+    ham = sum(label == 0 for label in labels)
+    return ham > 0 and ham * max_fpr >= 1
+
+
 def pick_threshold(
     labels: Sequence[int],
     scores: Sequence[float],

@@ -9,7 +9,6 @@ the registry with its metrics and lineage.
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import threading
@@ -22,7 +21,7 @@ from typing import Any
 
 from cluster.config import Config
 from serve.model import SpamModel, default_threads
-from serve.network import SPEC_FILE, NetworkSpec, base_model_path
+from serve.network import NetworkSpec, base_model_path, set_threshold
 from storage.registry import ModelRegistry
 from training.corpus import Example, content_hash, select, walk_corpus
 from training.dataset import encode, texts_of
@@ -221,9 +220,7 @@ def train(
             fit_s=round(fit_s, 1),
         )
 
-        spec_data = json.loads((folder / SPEC_FILE).read_text())
-        spec_data["threshold"] = threshold
-        (folder / SPEC_FILE).write_text(json.dumps(spec_data, indent=2) + "\n")
+        set_threshold(folder, threshold)
         lineage = {
             "corpus_path": str(corpus),
             "corpus_content_hash": content_hash(examples),

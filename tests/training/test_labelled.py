@@ -160,12 +160,10 @@ def test_events_are_recorded_in_the_table_and_the_version_status(root):
     assert version_status(root, "v9") is None
 
 
-def test_corpus_snapshot_keeps_the_test_split_for_eval_and_train_for_replay(
-    root, fixtures
-):
+def test_corpus_snapshot_keeps_each_split_apart(root, fixtures):
     from training.corpus import walk_corpus
     from training.dataset import texts_of
-    from training.labelled import REPLAY_SET, snapshot_corpus
+    from training.labelled import REPLAY_SET, VALIDATION_SET, snapshot_corpus
 
     examples = walk_corpus(fixtures / "tiny-corpus")
     texts = dict(zip((e.path for e in examples), texts_of(examples), strict=True))
@@ -173,8 +171,16 @@ def test_corpus_snapshot_keeps_the_test_split_for_eval_and_train_for_replay(
 
     evaluation = read_dataset(root, EVAL_SET)
     replay = read_dataset(root, REPLAY_SET)
-    assert counts == {"eval": len(evaluation), "replay": len(replay)}
+    validation = read_dataset(root, VALIDATION_SET)
+    assert counts == {
+        "eval": len(evaluation),
+        "replay": len(replay),
+        "validation": len(validation),
+    }
     assert len(evaluation) == sum(e.split == "test" for e in examples)
     assert len(replay) == sum(e.split == "train" for e in examples)
+    assert len(validation) == sum(e.split == "validation" for e in examples)
+    assert validation
     assert {r.label for r in replay} == {0, 1}
-    assert not {r.key for r in evaluation} & {r.key for r in replay}
+    keys = [{r.key for r in rows} for rows in (evaluation, replay, validation)]
+    assert sum(map(len, keys)) == len(set().union(*keys))

@@ -9,7 +9,13 @@ import pytest
 
 from training.corpus import content_hash, label_of_folder, select, walk_corpus
 from training.errors import CorpusError
-from training.metrics import confusion, pick_threshold, report, threshold_table
+from training.metrics import (
+    confusion,
+    pick_threshold,
+    report,
+    resolves_fpr,
+    threshold_table,
+)
 from training.split import split_of
 
 
@@ -132,3 +138,20 @@ def test_pick_threshold_never_goes_below_the_floor():
 def test_pick_threshold_rejects_a_bad_bound():
     with pytest.raises(ValueError, match="max_fpr"):
         pick_threshold([0, 1], [0.1, 0.9], max_fpr=1.5)
+
+
+@pytest.mark.parametrize(
+    ("ham", "spam", "max_fpr", "resolves"),
+    [
+        (500, 10, 0.002, True),  # one false positive is exactly 0.2 %
+        (499, 10, 0.002, False),
+        (80, 40, 0.002, False),  # a small snapshot: only "none" is measurable
+        (80, 40, 0.02, True),
+        (0, 40, 0.5, False),
+        (900, 0, 0.0, False),  # a zero bound cannot be measured on any set
+    ],
+)
+def test_a_threshold_is_fitted_only_where_the_set_resolves_the_fpr_bound(
+    ham, spam, max_fpr, resolves
+):
+    assert resolves_fpr([0] * ham + [1] * spam, max_fpr) is resolves
