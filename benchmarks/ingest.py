@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-# Issue #3's target for this 2-core machine. One actor's event loop costs
-# about 0.8-1.1 ms of CPU per message (aiosmtpd, a connection per message),
-# so the margin depends on how fast the VM runs at the time.
+# Issue #3's target for this 2-core machine. One actor's event loop is the
+# bottleneck (aiosmtpd, a connection per message), so the margin depends on
+# how fast the VM runs at the time.
 TARGET_MSG_S = 1000.0
 
 
