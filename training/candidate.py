@@ -133,12 +133,10 @@ def build_candidate(
 
         gate_started = time.monotonic()
         candidate = SpamModel.load(folder, dtype=dtype, version="candidate")
-        threshold_source = "parent"
         validation = read_dataset(root, VALIDATION_SET)
-        labels = [r.label for r in validation]
-        if resolves_fpr(labels, config.training.max_validation_fpr):
-            candidate = _rethreshold(config, folder, candidate, validation)
-            threshold_source = "validation"
+        candidate, threshold_source = _operating_point(
+            config, folder, candidate, validation
+        )
         figures = evaluate_pair(stable, candidate, eval_rows, holdout)
         decision = gate.decide(gate_policy(config), **figures)
         if skip_gate and not decision.passed:
@@ -190,26 +188,27 @@ def build_candidate(
     return CandidateOutcome(version, decision.passed, decision.reason, metrics, lineage)
 
 
-def _rethreshold(
+def _operating_point(
     config: Config,
     folder,
     candidate: SpamModel,
     validation: Sequence[LabelledText],
-) -> SpamModel:
-    """The candidate at its own operating threshold, picked on validation.
+) -> tuple[SpamModel, str]:
+    """The candidate at its operating threshold, and where that came from.
 
-    Fine-tuning moves a model's scores, so the parent's threshold says
-    little about the candidate. The rule is ``mailray train``'s, on the
-    same split: the lowest threshold whose validation FPR is at most
-    ``training.max_validation_fpr``. The eval set stays untouched for the
-    gate.
+    Fine-tuning moves a model's scores, so on a validation set with enough
+    ham to measure ``training.max_validation_fpr`` the candidate picks its
+    own threshold by ``mailray train``'s rule. A smaller set can only say
+    "no false positive", and a threshold fitted to that is noise: there
+    the candidate keeps its parent's, picked on a larger set. The eval set
+    stays untouched for the gate.
     """
+    labels = [r.label for r in validation]
+    max_fpr = config.training.max_validation_fpr
+    if not resolves_fpr(labels, max_fpr):
+        return candidate, "parent"
     scores = candidate.predict([r.text for r in validation])
-    threshold = pick_threshold(
-        [r.label for r in validation],
-        scores,
-        max_fpr=config.training.max_validation_fpr,
-    )
+    threshold = pick_threshold(labels, scores, max_fpr=max_fpr)
     set_threshold(folder, threshold)
     log.info(
         "candidate threshold %.4f on %d validation examples (parent %.4f)",
@@ -217,7 +216,8 @@ def _rethreshold(
         len(validation),
         candidate.threshold,
     )
-    return SpamModel.load(folder, dtype=candidate.dtype, version="candidate")
+    refit = SpamModel.load(folder, dtype=candidate.dtype, version="candidate")
+    return refit, "validation"
 
 
 def _now_iso() -> str:

@@ -84,14 +84,16 @@ def test_campaign_moved_to_junk_is_learned_canaried_and_promoted(
             "min_new_labels": 12,
             "min_per_class": 1,
             "min_interval_s": 0,
-            "epochs": 4,
-            "learning_rate": 1e-3,
+            # Gentle enough to keep the bootstrap model's recall at its
+            # 0.996 threshold (at 1e-3 for 4 epochs it fell 0.20 in one run).
+            "epochs": 3,
+            "learning_rate": 3e-4,
             "feedback_weight": 3,
             "replay_size": 120,
             "gate_min_feedback": 2,
             "gate_max_fpr_increase": 0.02,
-            # The eval set here is small (every 5th corpus message), so one
-            # spam below the inherited 0.996 threshold is 1.3 % of recall.
+            # The eval set here is small (every 5th corpus message): one spam
+            # is 1.3 % of recall.
             "gate_max_recall_drop": 0.10,
             "canary_min_feedback": 2,
             "cpus_per_worker": 1,
@@ -107,7 +109,8 @@ def test_campaign_moved_to_junk_is_learned_canaried_and_promoted(
     registry = ModelRegistry(root)
 
     # What `mailray train` left, from every 5th corpus message: eval, replay
-    # and a validation set too small to re-pick the candidate's threshold.
+    # and a validation set too small to measure a 0.2 % FPR, so the
+    # candidate keeps the bootstrap model's threshold.
     examples = walk_corpus(spamassassin)[::5]
     texts = dict(zip((e.path for e in examples), texts_of(examples), strict=True))
     snapshot_corpus(root, examples, texts)
