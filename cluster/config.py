@@ -276,6 +276,10 @@ class SearchConfig(_Section):
     only when nothing else wants one. Ray already starts workers at nice
     15, so a nice increment alone (capped at 19) still left the indexer
     about a third of a core that a model thread wanted."""
+    indexer_yield_backlog: int = Field(default=32, ge=0)
+    """The indexer embeds nothing while this many messages or more wait in
+    the stage queues (0: it never waits). Under a burst search trails the
+    mail and catches up after it; in steady traffic it keeps pace."""
     indexer_nice: int = Field(default=10, ge=0, le=19)
     """Where SCHED_IDLE is off or missing: how much lower than the mail
     path the indexer's thread runs (nice)."""

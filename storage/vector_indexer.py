@@ -13,9 +13,12 @@ lose or hold up a message, because the Parquet tables are the record:
   :func:`storage.indexing.catch_up`, which indexes whatever the tables hold
   and the vector table lacks.
 
-Its worker thread runs at the lowest CPU priority (``SCHED_IDLE``, see
-``search.indexer_idle``), so under a burst of mail the cores go to parsing
-and classifying first and search catches up when the burst is over.
+Under a burst of mail it steps aside: while ``search.indexer_yield_backlog``
+or more messages wait in the stage queues it embeds nothing (new batches
+pile up to the backlog bound, then catch-up takes over), because even at
+the lowest CPU priority its forward passes slowed the classifier by about
+a seventh (cache and memory bandwidth are shared). Its worker thread also
+runs at that lowest priority (``SCHED_IDLE``, see ``search.indexer_idle``).
 
 TODO(#6): the embedding should come from the classifier replica's own
 forward pass (adapters disabled, see ``serve.embedding``); today the store
@@ -30,6 +33,7 @@ import logging
 import os
 import threading
 from collections import deque
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -52,6 +56,10 @@ class IndexerSettings:
     fts_refresh_rows: int = 1_000
     nice: int = 10
     idle: bool = True
+    yield_backlog: int = 0
+    """Embed nothing while this many messages wait for the mail path (0:
+    never wait)."""
+    yield_poll_s: float = 1.0
 
     @classmethod
     def from_config(cls, search: SearchConfig) -> IndexerSettings:
@@ -64,17 +72,33 @@ class IndexerSettings:
             fts_refresh_rows=search.fts_refresh_rows,
             nice=search.indexer_nice,
             idle=search.indexer_idle,
+            yield_backlog=search.indexer_yield_backlog,
         )
 
 
+# How many messages wait in the mail path's stage queues.
+BacklogFn = Callable[[], Awaitable[int]]
+
+
 class VectorIndexer:
-    def __init__(self, root: StorageRoot, settings: IndexerSettings | None = None):
+    def __init__(
+        self,
+        root: StorageRoot,
+        settings: IndexerSettings | None = None,
+        mail_backlog: BacklogFn | None = None,
+    ):
         self._root = root
         self._settings = settings or IndexerSettings()
+        self._mail_backlog = mail_backlog
         self._pending: deque[list[dict[str, Any]]] = deque()
         self._wake = asyncio.Event()
         self._behind = True  # a fresh start may follow a crash: check once
-        self._counts = {"indexed": 0, "failed_batches": 0, "dropped_batches": 0}
+        self._counts = {
+            "indexed": 0,
+            "failed_batches": 0,
+            "dropped_batches": 0,
+            "yielded_s": 0.0,
+        }
         self._store: Any = None
         self._embedder: Any = None
         self._worker = ThreadPoolExecutor(
@@ -113,6 +137,7 @@ class VectorIndexer:
                 )
             self._wake.clear()
             while self._pending:
+                await self._yield_to_mail()
                 rows = self._pending.popleft()
                 try:
                     self._counts["indexed"] += await self._in_worker(self._index, rows)
@@ -127,12 +152,30 @@ class VectorIndexer:
                         exc,
                     )
             if self._behind and not self._pending:
+                await self._yield_to_mail()
                 try:
                     added = await self._in_worker(self._catch_up)
                     self._counts["indexed"] += added
                     self._behind = False
                 except Exception as exc:
                     log.error("vector catch-up failed; retry later: %r", exc)
+
+    async def _yield_to_mail(self) -> None:
+        """Wait while the mail path has a backlog: search may trail, mail not."""
+        if self._mail_backlog is None or self._settings.yield_backlog <= 0:
+            return
+        while True:
+            try:
+                waiting = await self._mail_backlog()
+            except Exception as exc:  # queues gone (a stop): index anyway
+                log.debug("mail backlog unknown, indexing: %r", exc)
+                return
+            if waiting < self._settings.yield_backlog:
+                return
+            if self._counts["yielded_s"] == 0:
+                log.info("vector indexing waits: %d messages queued for mail", waiting)
+            await asyncio.sleep(self._settings.yield_poll_s)
+            self._counts["yielded_s"] += self._settings.yield_poll_s
 
     async def _in_worker(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)

@@ -90,7 +90,9 @@ class StoreWriter:
         self._vectors_task: asyncio.Task | None = None
         if config.search.enabled:
             self._vectors = VectorIndexer(
-                self._root, IndexerSettings.from_config(config.search)
+                self._root,
+                IndexerSettings.from_config(config.search),
+                mail_backlog=queues.backlog,
             )
 
     async def start(self) -> int:

@@ -81,6 +81,37 @@ async def test_a_failed_batch_is_retried_by_catch_up(stored, monkeypatch):
     assert indexer.stats()["failed_batches"] == 1
 
 
+async def test_indexing_waits_while_mail_is_queued_then_catches_up(stored):
+    root, rows = stored
+    backlog = [500, 120, 40, 0]  # a burst draining; below 32 it may index
+    asked: list[int] = []
+
+    async def mail_backlog() -> int:
+        asked.append(backlog[min(len(asked), len(backlog) - 1)])
+        return asked[-1]
+
+    settings = IndexerSettings(yield_backlog=32, yield_poll_s=0.05)
+    indexer = VectorIndexer(root, settings, mail_backlog=mail_backlog)
+    indexer.submit(rows)
+    await _run_until(indexer, root, len(rows))
+
+    # The burst was waited out (three polls) before the first batch.
+    assert asked[:4] == [500, 120, 40, 0]
+    assert indexer.stats()["yielded_s"] == pytest.approx(0.15)
+
+
+async def test_an_unknown_backlog_does_not_stop_indexing(stored):
+    root, rows = stored
+
+    async def gone() -> int:
+        raise RuntimeError("queue actors are gone")
+
+    settings = IndexerSettings(yield_backlog=1, yield_poll_s=0.05)
+    indexer = VectorIndexer(root, settings, mail_backlog=gone)
+    indexer.submit(rows)
+    await _run_until(indexer, root, len(rows))
+
+
 def test_lower_thread_priority_changes_only_the_calling_thread():
     from storage.vector_indexer import lower_thread_priority
 
