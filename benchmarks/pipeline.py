@@ -116,6 +116,25 @@ def _classifier_rate(state, texts: list[str], workdir: Path, in_flight: int) -> 
     return float(result.stdout.strip().splitlines()[-1])
 
 
+def _wait_for_search(config, rows: int, timeout_s: float = 1800) -> float:
+    """When the vector table holds ``rows`` rows (perf_counter), or gave up."""
+    from storage.root import StorageRoot
+    from storage.vectors import VectorStore
+
+    if not config.search.enabled:
+        return time.perf_counter()
+    root = StorageRoot.from_config(config.storage)
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        try:
+            if VectorStore(root).count() >= rows:
+                break
+        except Exception:  # no table yet
+            pass
+        time.sleep(1.0)
+    return time.perf_counter()
+
+
 def run(messages, workdir: Path) -> dict:
     from benchmarks.launch import running_platform
     from cluster.status import collect_status
@@ -149,6 +168,10 @@ def run(messages, workdir: Path) -> dict:
                 break
             time.sleep(0.25)
         end_to_end_s = time.perf_counter() - started
+        # Search vectors trail a burst by design; the classifier is timed
+        # alone only once they have caught up, so nothing else runs then.
+        caught_up = _wait_for_search(config, stored)
+        search_trail_s = caught_up - (started + end_to_end_s)
         sampler.stopped.set()
         sampler.join()
 
@@ -164,6 +187,7 @@ def run(messages, workdir: Path) -> dict:
         "end_to_end_s": end_to_end_s,
         "end_to_end_msg_s": stored / end_to_end_s,
         "classifier_msg_s": classifier_msg_s,
+        "search_trail_s": search_trail_s,
         "idle_bytes": idle_bytes,
         "peak_bytes": sampler.peak_bytes,
         "stages": status["stages"],
@@ -196,10 +220,14 @@ def main(argv: list[str] | None = None) -> int:
         f"pipeline: classifier alone {r['classifier_msg_s']:.1f} msg/s; "
         f"ratio {ratio:.0%} (target >= {TARGET_RATIO:.0%})"
     )
+    print(
+        f"pipeline: search vectors caught up {r['search_trail_s']:.1f}s "
+        "after the last row (indexing waits while mail is queued)"
+    )
     (idle, idle_rss), (peak, peak_rss) = r["idle_bytes"], r["peak_bytes"]
     print(
         f"pipeline: memory idle {idle / gib:.2f} GiB, "
-        f"peak under load {peak / gib:.2f} GiB "
+        f"peak under load and search catch-up {peak / gib:.2f} GiB "
         f"(target < {TARGET_MEMORY_BYTES / gib:.0f} GiB; sum of PSS; "
         f"sum of RSS {idle_rss / gib:.2f} and {peak_rss / gib:.2f} GiB)"
     )
