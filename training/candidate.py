@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from cluster.config import Config
@@ -190,7 +191,7 @@ def build_candidate(
 
 def _operating_point(
     config: Config,
-    folder,
+    folder: Path,
     candidate: SpamModel,
     validation: Sequence[LabelledText],
 ) -> tuple[SpamModel, str]:
