@@ -82,9 +82,22 @@ async def depth(queue: Queue) -> int:
     return int(await queue.actor.qsize.remote())
 
 
+# Queue actors by name, looked up once per process: a lookup is a blocking
+# call to the GCS, and callers poll (the spool sweep, the vector indexer).
+_by_name: dict[str, Any] = {}
+
+
 async def backlog(names: Sequence[str] = QUEUE_NAMES) -> int:
-    """Items waiting in the named stage queues (looked up by name)."""
+    """Items waiting in the named stage queues."""
     import ray
 
-    handles = [ray.get_actor(actor_name(n)) for n in names]
-    return sum(await asyncio.gather(*(h.qsize.remote() for h in handles)))
+    try:
+        handles = [
+            _by_name.get(n) or _by_name.setdefault(n, ray.get_actor(actor_name(n)))
+            for n in names
+        ]
+        return sum(await asyncio.gather(*(h.qsize.remote() for h in handles)))
+    except Exception:
+        for name in names:  # gone or replaced: look them up again next time
+            _by_name.pop(name, None)
+        raise

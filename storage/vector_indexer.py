@@ -164,6 +164,7 @@ class VectorIndexer:
         """Wait while the mail path has a backlog: search may trail, mail not."""
         if self._mail_backlog is None or self._settings.yield_backlog <= 0:
             return
+        waited = False
         while True:
             try:
                 waiting = await self._mail_backlog()
@@ -172,8 +173,9 @@ class VectorIndexer:
                 return
             if waiting < self._settings.yield_backlog:
                 return
-            if self._counts["yielded_s"] == 0:
+            if not waited:
                 log.info("vector indexing waits: %d messages queued for mail", waiting)
+                waited = True
             await asyncio.sleep(self._settings.yield_poll_s)
             self._counts["yielded_s"] += self._settings.yield_poll_s
 

@@ -12,7 +12,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -217,8 +217,8 @@ def _operating_point(
         len(validation),
         candidate.threshold,
     )
-    refit = SpamModel.load(folder, dtype=candidate.dtype, version="candidate")
-    return refit, "validation"
+    spec = replace(candidate.spec, threshold=threshold)
+    return replace(candidate, spec=spec), "validation"
 
 
 def _now_iso() -> str:
